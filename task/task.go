@@ -1,0 +1,270 @@
+// Package task holds TaskFlow's domain rules: a task's fields, how they are
+// validated, the transitions a task goes through and the events each
+// transition emits. It imports no Dapr, Fiber or pgx code so that the rules
+// test in microseconds and every adapter shares them.
+package task
+
+import (
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Limits on user input. They are part of the public contract (documented in
+// the OpenAPI document) so changing one is an API change.
+const (
+	MaxTitleLen       = 255
+	MaxDescriptionLen = 10_000
+	MaxTags           = 20
+	MaxTagLen         = 50
+	MaxUserIDLen      = 255
+	MaxPatternLen     = 500
+	MaxOffsetLen      = 64
+)
+
+// Task is one to-do item owned by one user. The JSON names are the database
+// column names; clients and event consumers rely on them.
+//
+// A Task is a value: copy it freely. Its slices are never shared between
+// copies returned by this package's functions.
+type Task struct {
+	ID                    uuid.UUID  `json:"id"`
+	UserID                string     `json:"user_id"`
+	Title                 string     `json:"title"`
+	Description           string     `json:"description"`
+	Completed             bool       `json:"completed"`
+	CompletedAt           *time.Time `json:"completed_at"`
+	Priority              Priority   `json:"priority"`
+	Tags                  []string   `json:"tags"`
+	DueDate               *time.Time `json:"due_date"`
+	RecurrencePattern     *string    `json:"recurrence_pattern"`
+	RecurrenceEndDate     *time.Time `json:"recurrence_end_date"`
+	ParentRecurringTaskID *uuid.UUID `json:"parent_recurring_task_id"`
+	OccurrenceDate        *time.Time `json:"occurrence_date"`
+	ReminderOffset        *string    `json:"reminder_offset"`
+	ReminderStatus        *string    `json:"reminder_status"`
+	CreatedAt             time.Time  `json:"created_at"`
+	UpdatedAt             time.Time  `json:"updated_at"`
+	Version               int64      `json:"version"`
+}
+
+// Clone returns a deep copy of t.
+func (t Task) Clone() Task {
+	c := t
+	c.Tags = slices.Clone(t.Tags)
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	c.CompletedAt = clonePtr(t.CompletedAt)
+	c.DueDate = clonePtr(t.DueDate)
+	c.RecurrencePattern = clonePtr(t.RecurrencePattern)
+	c.RecurrenceEndDate = clonePtr(t.RecurrenceEndDate)
+	c.ParentRecurringTaskID = clonePtr(t.ParentRecurringTaskID)
+	c.OccurrenceDate = clonePtr(t.OccurrenceDate)
+	c.ReminderOffset = clonePtr(t.ReminderOffset)
+	c.ReminderStatus = clonePtr(t.ReminderStatus)
+	return c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// Draft is what a user supplies to create a task. Zero values mean "not
+// given": an empty Priority becomes PriorityNone.
+type Draft struct {
+	Title             string     `json:"title"`
+	Description       string     `json:"description"`
+	Priority          Priority   `json:"priority"`
+	Tags              []string   `json:"tags"`
+	DueDate           *time.Time `json:"due_date"`
+	RecurrencePattern *string    `json:"recurrence_pattern"`
+	RecurrenceEndDate *time.Time `json:"recurrence_end_date"`
+	ReminderOffset    *string    `json:"reminder_offset"`
+}
+
+// New validates d and returns the version-1 task it describes. It reports
+// every invalid field at once as a *ValidationError.
+func New(id uuid.UUID, userID string, d Draft, now time.Time) (Task, error) {
+	var v Validator
+	if id == uuid.Nil {
+		v.Add("id", "must be a UUID")
+	}
+	v.Check("user_id", validUserID(userID))
+	title := v.Title("title", d.Title)
+	desc := v.Description("description", d.Description)
+	prio := PriorityNone
+	if d.Priority != "" {
+		prio = v.Priority("priority", string(d.Priority))
+	}
+	tags := v.Tags("tags", d.Tags)
+	t := Task{
+		ID:                id,
+		UserID:            userID,
+		Title:             title,
+		Description:       desc,
+		Priority:          prio,
+		Tags:              tags,
+		DueDate:           utcPtr(d.DueDate),
+		RecurrencePattern: trimPtr(d.RecurrencePattern),
+		RecurrenceEndDate: utcPtr(d.RecurrenceEndDate),
+		ReminderOffset:    trimPtr(d.ReminderOffset),
+		CreatedAt:         now.UTC(),
+		UpdatedAt:         now.UTC(),
+		Version:           1,
+	}
+	v.Schedule(t)
+	if err := v.Err(); err != nil {
+		return Task{}, err
+	}
+	return t, nil
+}
+
+// Patch is a partial update (JSON merge-patch semantics): an unset field is
+// left unchanged, JSON null clears a nullable field, a value replaces it.
+// It travels as JSON between the API and the task actor.
+type Patch struct {
+	Title             Optional[string]    `json:"title,omitzero"`
+	Description       Optional[string]    `json:"description,omitzero"`
+	Priority          Optional[Priority]  `json:"priority,omitzero"`
+	Tags              Optional[[]string]  `json:"tags,omitzero"`
+	DueDate           Optional[time.Time] `json:"due_date,omitzero"`
+	RecurrencePattern Optional[string]    `json:"recurrence_pattern,omitzero"`
+	RecurrenceEndDate Optional[time.Time] `json:"recurrence_end_date,omitzero"`
+	ReminderOffset    Optional[string]    `json:"reminder_offset,omitzero"`
+}
+
+// Empty reports whether p changes nothing at all.
+func (p Patch) Empty() bool {
+	return !p.Title.Set && !p.Description.Set && !p.Priority.Set && !p.Tags.Set &&
+		!p.DueDate.Set && !p.RecurrencePattern.Set && !p.RecurrenceEndDate.Set && !p.ReminderOffset.Set
+}
+
+// Apply returns t with p applied, the names of the fields whose value really
+// changed (in JSON naming, sorted), and a *ValidationError if the result is
+// invalid. Null clears description and tags; title and priority cannot be
+// null. When nothing changed the task is returned untouched (same version).
+func (t Task) Apply(p Patch, now time.Time) (Task, []string, error) {
+	var v Validator
+	next := t.Clone()
+	var changed []string
+	mark := func(field string, differs bool) {
+		if differs {
+			changed = append(changed, field)
+		}
+	}
+	if p.Title.Set {
+		if p.Title.Null {
+			v.Add("title", "must not be null")
+		} else {
+			next.Title = v.Title("title", p.Title.Value)
+			mark("title", next.Title != t.Title)
+		}
+	}
+	if p.Description.Set {
+		next.Description = v.Description("description", p.Description.Value) // null clears
+		mark("description", next.Description != t.Description)
+	}
+	if p.Priority.Set {
+		if p.Priority.Null {
+			v.Add("priority", "must not be null; use \"none\"")
+		} else {
+			next.Priority = v.Priority("priority", string(p.Priority.Value))
+			mark("priority", next.Priority != t.Priority)
+		}
+	}
+	if p.Tags.Set {
+		next.Tags = v.Tags("tags", p.Tags.Value) // null clears
+		mark("tags", !slices.Equal(next.Tags, t.Tags))
+	}
+	if p.DueDate.Set {
+		next.DueDate = utcPtr(p.DueDate.Ptr())
+		mark("due_date", !equalTime(next.DueDate, t.DueDate))
+	}
+	if p.RecurrencePattern.Set {
+		next.RecurrencePattern = trimPtr(p.RecurrencePattern.Ptr())
+		mark("recurrence_pattern", !equalPtr(next.RecurrencePattern, t.RecurrencePattern))
+	}
+	if p.RecurrenceEndDate.Set {
+		next.RecurrenceEndDate = utcPtr(p.RecurrenceEndDate.Ptr())
+		mark("recurrence_end_date", !equalTime(next.RecurrenceEndDate, t.RecurrenceEndDate))
+	}
+	if p.ReminderOffset.Set {
+		next.ReminderOffset = trimPtr(p.ReminderOffset.Ptr())
+		mark("reminder_offset", !equalPtr(next.ReminderOffset, t.ReminderOffset))
+	}
+	v.Schedule(next)
+	if err := v.Err(); err != nil {
+		return t, nil, err
+	}
+	if len(changed) == 0 {
+		return t, nil, nil
+	}
+	slices.Sort(changed)
+	next.UpdatedAt = now.UTC()
+	next.Version = t.Version + 1
+	return next, changed, nil
+}
+
+// Complete marks t completed. ok is false when it already was.
+func (t Task) Complete(now time.Time) (next Task, changed []string, ok bool) {
+	if t.Completed {
+		return t, nil, false
+	}
+	next = t.Clone()
+	at := now.UTC()
+	next.Completed = true
+	next.CompletedAt = &at
+	next.UpdatedAt = at
+	next.Version = t.Version + 1
+	return next, []string{"completed", "completed_at"}, true
+}
+
+// Uncomplete reopens t. ok is false when it was not completed.
+func (t Task) Uncomplete(now time.Time) (next Task, changed []string, ok bool) {
+	if !t.Completed {
+		return t, nil, false
+	}
+	next = t.Clone()
+	next.Completed = false
+	next.CompletedAt = nil
+	next.UpdatedAt = now.UTC()
+	next.Version = t.Version + 1
+	return next, []string{"completed", "completed_at"}, true
+}
+
+// Delete returns the final snapshot of t as it is deleted: the version moves
+// on so that consumers can order the deletion after every other change.
+func (t Task) Delete(now time.Time) Task {
+	next := t.Clone()
+	next.UpdatedAt = now.UTC()
+	next.Version = t.Version + 1
+	return next
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Microsecond) // PostgreSQL keeps microseconds
+	return &u
+}
+
+func equalTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
