@@ -1,0 +1,240 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/taskflow/taskflow/task"
+)
+
+// Tasks stores task rows. Every write also inserts the change's event into
+// the outbox in the same statement, so a change is never committed without
+// its event nor an event published for a change that did not commit.
+//
+// Writes are guarded by the task's version (optimistic concurrency): the
+// task's actor is the only writer and keeps the current snapshot, so each
+// write is one round trip. A write whose expected version is stale changes
+// nothing and returns task.ErrConflict.
+//
+// Tasks is safe for concurrent use.
+type Tasks struct {
+	pool *pgxpool.Pool
+}
+
+// NewTasks returns a Tasks on pool.
+func NewTasks(pool *pgxpool.Pool) *Tasks { return &Tasks{pool: pool} }
+
+const taskColumns = `id, user_id, title, description, completed, completed_at, priority, tags,
+	created_at, updated_at, version, due_date, recurrence_pattern, recurrence_end_date,
+	parent_recurring_task_id, occurrence_date, reminder_offset, reminder_status`
+
+// taskValues returns t's values in taskColumns order.
+func taskValues(t task.Task) []any {
+	return []any{t.ID, t.UserID, t.Title, t.Description, t.Completed, t.CompletedAt, string(t.Priority), t.Tags,
+		t.CreatedAt, t.UpdatedAt, t.Version, t.DueDate, t.RecurrencePattern, t.RecurrenceEndDate,
+		t.ParentRecurringTaskID, t.OccurrenceDate, t.ReminderOffset, t.ReminderStatus}
+}
+
+func scanTask(row pgx.Row, extra ...any) (task.Task, error) {
+	var t task.Task
+	var prio string
+	dest := []any{&t.ID, &t.UserID, &t.Title, &t.Description, &t.Completed, &t.CompletedAt, &prio, &t.Tags,
+		&t.CreatedAt, &t.UpdatedAt, &t.Version, &t.DueDate, &t.RecurrencePattern, &t.RecurrenceEndDate,
+		&t.ParentRecurringTaskID, &t.OccurrenceDate, &t.ReminderOffset, &t.ReminderStatus}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return task.Task{}, err
+	}
+	t.Priority = task.Priority(prio)
+	if t.Tags == nil {
+		t.Tags = []string{}
+	}
+	normaliseTimes(&t)
+	return t, nil
+}
+
+func normaliseTimes(t *task.Task) {
+	t.CreatedAt = t.CreatedAt.UTC()
+	t.UpdatedAt = t.UpdatedAt.UTC()
+	for _, p := range []**time.Time{&t.CompletedAt, &t.DueDate, &t.RecurrenceEndDate, &t.OccurrenceDate} {
+		if *p != nil {
+			u := (**p).UTC()
+			*p = &u
+		}
+	}
+}
+
+// outboxInsert appends the event as the final INSERT of a write statement;
+// $1..$4 are event_id, task_id, topic and payload; src is the CTE whose
+// row (if any) gates the insert.
+const outboxInsert = `INSERT INTO outbox (event_id, task_id, topic, payload)
+	SELECT $1, $2, $3, $4 FROM %s`
+
+func eventArgs(ev task.Event) ([]any, error) {
+	payload, err := ev.MarshalCloudEvent()
+	if err != nil {
+		return nil, err
+	}
+	return []any{ev.EventID, ev.TaskID, task.Topic, payload}, nil
+}
+
+// Insert creates t and enqueues ev. With an idempotency key the key is
+// claimed in the same statement: if it was already claimed with the same
+// request hash, Insert writes nothing and returns the stored response as
+// replay; with a different hash it returns task.ErrIdempotencyMismatch.
+// An existing task with t's id is task.ErrConflict.
+func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey) (replay *task.Task, err error) {
+	args, err := eventArgs(ev)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, taskValues(t)...) // $5..$22
+	var sql string
+	if idem == nil {
+		sql = `WITH ins AS (
+			INSERT INTO tasks (` + taskColumns + `)
+			VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+			ON CONFLICT (id) DO NOTHING RETURNING id)
+			` + fmt.Sprintf(outboxInsert, "ins")
+	} else {
+		response, err := json.Marshal(t)
+		if err != nil {
+			return nil, fmt.Errorf("encode idempotent response: %w", err)
+		}
+		args = append(args, idem.Key, idem.RequestHash, response) // $23..$25
+		sql = `WITH idem AS (
+			INSERT INTO idempotency_keys (user_id, key, request_hash, task_id, response)
+			VALUES ($6, $23, $24, $5, $25)
+			ON CONFLICT (user_id, key) DO NOTHING RETURNING task_id),
+		ins AS (
+			INSERT INTO tasks (` + taskColumns + `)
+			SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM idem
+			ON CONFLICT (id) DO NOTHING RETURNING id)
+			` + fmt.Sprintf(outboxInsert, "ins")
+	}
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("insert task %s: %w", t.ID, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil, nil
+	}
+	if idem == nil {
+		return nil, fmt.Errorf("insert task %s: %w", t.ID, task.ErrConflict)
+	}
+	return s.replay(ctx, t.UserID, *idem)
+}
+
+func (s *Tasks) replay(ctx context.Context, userID string, idem task.IdempotencyKey) (*task.Task, error) {
+	var hash, response []byte
+	err := s.pool.QueryRow(ctx, `SELECT request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+		userID, idem.Key).Scan(&hash, &response)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The key was claimed but its task id already existed: a collision
+		// of ids, which UUIDv7 makes practically impossible.
+		return nil, fmt.Errorf("idempotent create for key: %w", task.ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	if !bytes.Equal(hash, idem.RequestHash) {
+		return nil, task.ErrIdempotencyMismatch
+	}
+	var t task.Task
+	if err := json.Unmarshal(response, &t); err != nil {
+		return nil, fmt.Errorf("decode idempotent response: %w", err)
+	}
+	return &t, nil
+}
+
+// LookupIdempotency returns the stored response for (userID, key) and
+// whether the request hash matches; found is false if the key is unused.
+func (s *Tasks) LookupIdempotency(ctx context.Context, userID string, idem task.IdempotencyKey) (replay *task.Task, found bool, err error) {
+	replay, err = s.replay(ctx, userID, idem)
+	switch {
+	case errors.Is(err, task.ErrConflict):
+		return nil, false, nil
+	case err != nil:
+		return nil, true, err
+	}
+	return replay, true, nil
+}
+
+// Update replaces the task with next if its stored version is still
+// prevVersion, and enqueues ev.
+func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event) error {
+	args, err := eventArgs(ev)
+	if err != nil {
+		return err
+	}
+	args = append(args, taskValues(next)...) // $5..$22
+	args = append(args, prevVersion)         // $23
+	sql := `WITH upd AS (
+		UPDATE tasks SET title = $7, description = $8, completed = $9, completed_at = $10, priority = $11,
+			tags = $12, updated_at = $14, version = $15, due_date = $16, recurrence_pattern = $17,
+			recurrence_end_date = $18, parent_recurring_task_id = $19, occurrence_date = $20,
+			reminder_offset = $21, reminder_status = $22
+		WHERE id = $5 AND user_id = $6 AND version = $23 AND created_at = $13
+		RETURNING id)
+		` + fmt.Sprintf(outboxInsert, "upd")
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("update task %s: %w", next.ID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("update task %s at version %d: %w", next.ID, prevVersion, task.ErrConflict)
+	}
+	return nil
+}
+
+// Delete removes the task if its stored version is still prevVersion, and
+// enqueues ev (whose snapshot is the task as deleted).
+func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event) error {
+	args, err := eventArgs(ev)
+	if err != nil {
+		return err
+	}
+	args = append(args, id, prevVersion) // $5, $6
+	sql := `WITH del AS (DELETE FROM tasks WHERE id = $5 AND version = $6 RETURNING id)
+		` + fmt.Sprintf(outboxInsert, "del")
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("delete task %s: %w", id, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("delete task %s at version %d: %w", id, prevVersion, task.ErrConflict)
+	}
+	return nil
+}
+
+// Get returns the task with id, whoever owns it.
+func (s *Tasks) Get(ctx context.Context, id uuid.UUID) (task.Task, error) {
+	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return task.Task{}, task.ErrNotFound
+	}
+	if err != nil {
+		return task.Task{}, fmt.Errorf("get task %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// GetForUser returns the task with id if userID owns it; otherwise
+// task.ErrNotFound.
+func (s *Tasks) GetForUser(ctx context.Context, userID string, id uuid.UUID) (task.Task, error) {
+	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 AND user_id = $2`, id, userID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return task.Task{}, task.ErrNotFound
+	}
+	if err != nil {
+		return task.Task{}, fmt.Errorf("get task %s: %w", id, err)
+	}
+	return t, nil
+}
