@@ -49,15 +49,19 @@ func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Poo
 }
 
 // EnsureDatabase creates the database named in databaseURL if it does not
-// exist, connecting to the server's "postgres" database to do so.
+// exist, connecting to the server's "postgres" database with the same
+// credentials. Concurrent callers may race: losing the race is not an error.
 func EnsureDatabase(ctx context.Context, databaseURL string) error {
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		return fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
 	name := cfg.Database
-	if name == "" {
+	switch name {
+	case "":
 		return errors.New("DATABASE_URL names no database")
+	case "postgres":
+		return nil
 	}
 	admin := cfg.Copy()
 	admin.Database = "postgres"
@@ -75,8 +79,8 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // created concurrently
-		return nil
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
+		return nil // created concurrently: duplicate_database, or unique_violation in the catalog
 	}
 	if err != nil {
 		return fmt.Errorf("create database %q: %w", name, err)

@@ -88,9 +88,19 @@ type Draft struct {
 	ReminderOffset    *string    `json:"reminder_offset"`
 }
 
+// Validate checks d on its own, reporting every invalid field at once.
+func (d Draft) Validate() error {
+	_, err := d.build(uuid.Max, "-", time.Time{})
+	return err
+}
+
 // New validates d and returns the version-1 task it describes. It reports
 // every invalid field at once as a *ValidationError.
 func New(id uuid.UUID, userID string, d Draft, now time.Time) (Task, error) {
+	return d.build(id, userID, now)
+}
+
+func (d Draft) build(id uuid.UUID, userID string, now time.Time) (Task, error) {
 	var v Validator
 	if id == uuid.Nil {
 		v.Add("id", "must be a UUID")
@@ -114,8 +124,8 @@ func New(id uuid.UUID, userID string, d Draft, now time.Time) (Task, error) {
 		RecurrencePattern: trimPtr(d.RecurrencePattern),
 		RecurrenceEndDate: utcPtr(d.RecurrenceEndDate),
 		ReminderOffset:    trimPtr(d.ReminderOffset),
-		CreatedAt:         now.UTC(),
-		UpdatedAt:         now.UTC(),
+		CreatedAt:         stamp(now),
+		UpdatedAt:         stamp(now),
 		Version:           1,
 	}
 	v.Schedule(t)
@@ -143,6 +153,20 @@ type Patch struct {
 func (p Patch) Empty() bool {
 	return !p.Title.Set && !p.Description.Set && !p.Priority.Set && !p.Tags.Set &&
 		!p.DueDate.Set && !p.RecurrencePattern.Set && !p.RecurrenceEndDate.Set && !p.ReminderOffset.Set
+}
+
+// Validate checks the parts of p that do not depend on the task it will be
+// applied to (Apply checks the rest).
+func (p Patch) Validate() error {
+	var base Task
+	base.Title = "-"
+	base.Tags = []string{}
+	// Scheduling rules need the current task; leave them out here.
+	q := p
+	q.DueDate, q.RecurrencePattern, q.RecurrenceEndDate, q.ReminderOffset =
+		Optional[time.Time]{}, Optional[string]{}, Optional[time.Time]{}, Optional[string]{}
+	_, _, err := base.Apply(q, time.Time{})
+	return err
 }
 
 // Apply returns t with p applied, the names of the fields whose value really
@@ -206,7 +230,7 @@ func (t Task) Apply(p Patch, now time.Time) (Task, []string, error) {
 		return t, nil, nil
 	}
 	slices.Sort(changed)
-	next.UpdatedAt = now.UTC()
+	next.UpdatedAt = stamp(now)
 	next.Version = t.Version + 1
 	return next, changed, nil
 }
@@ -217,7 +241,7 @@ func (t Task) Complete(now time.Time) (next Task, changed []string, ok bool) {
 		return t, nil, false
 	}
 	next = t.Clone()
-	at := now.UTC()
+	at := stamp(now)
 	next.Completed = true
 	next.CompletedAt = &at
 	next.UpdatedAt = at
@@ -233,7 +257,7 @@ func (t Task) Uncomplete(now time.Time) (next Task, changed []string, ok bool) {
 	next = t.Clone()
 	next.Completed = false
 	next.CompletedAt = nil
-	next.UpdatedAt = now.UTC()
+	next.UpdatedAt = stamp(now)
 	next.Version = t.Version + 1
 	return next, []string{"completed", "completed_at"}, true
 }
@@ -242,10 +266,14 @@ func (t Task) Uncomplete(now time.Time) (next Task, changed []string, ok bool) {
 // on so that consumers can order the deletion after every other change.
 func (t Task) Delete(now time.Time) Task {
 	next := t.Clone()
-	next.UpdatedAt = now.UTC()
+	next.UpdatedAt = stamp(now)
 	next.Version = t.Version + 1
 	return next
 }
+
+// stamp is the timestamp stored for a change at now: UTC, microseconds
+// (what PostgreSQL keeps), so that a response and a later read agree.
+func stamp(now time.Time) time.Time { return now.UTC().Truncate(time.Microsecond) }
 
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
