@@ -1,0 +1,239 @@
+// Package outbox publishes the events that task writes commit into the
+// outbox table. One relay in the cluster is active at a time (it holds a
+// PostgreSQL advisory lock); it publishes unsent rows in id order, so the
+// events of one task reach the topic in version order, and marks them sent.
+// Publishing is at least once: a crash between publish and mark re-publishes
+// on restart, and consumers drop duplicates by event_id.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/taskflow/taskflow/postgres"
+)
+
+// Publisher sends a batch of outbox messages, in order, to the broker. It
+// returns the ids that failed (those are retried); a non-nil error with no
+// ids means the whole batch failed.
+type Publisher interface {
+	Publish(ctx context.Context, msgs []postgres.Message) (failed map[int64]error, err error)
+}
+
+// Store is what the relay needs from the database.
+type Store interface {
+	TryLease(ctx context.Context) (*postgres.Lease, bool, error)
+	Purge(ctx context.Context, sentBefore, keysBefore time.Time) (int64, error)
+}
+
+// Config tunes the relay. The zero value of a field means its default.
+type Config struct {
+	BatchSize      int           // messages per publish; default 500
+	PollInterval   time.Duration // idle poll for rows committed by other replicas; default 100ms
+	LeaseRetry     time.Duration // how often a standby relay tries to take over; default 2s
+	Retention      time.Duration // how long sent rows are kept; default 1h
+	IdempotencyTTL time.Duration // how long Idempotency-Keys replay; default 24h
+	PurgeInterval  time.Duration // default 1m
+	// CrashBeforePublish makes the process exit after fetching a batch and
+	// before publishing it: a failpoint for the crash-recovery test.
+	CrashBeforePublish bool
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 500
+	}
+	def(&c.PollInterval, 100*time.Millisecond)
+	def(&c.LeaseRetry, 2*time.Second)
+	def(&c.Retention, time.Hour)
+	def(&c.IdempotencyTTL, 24*time.Hour)
+	def(&c.PurgeInterval, time.Minute)
+	return c
+}
+
+// Validate reports every invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.BatchSize < 0 || c.BatchSize > 10_000 {
+		errs = append(errs, fmt.Errorf("outbox batch size %d: must be between 1 and 10000", c.BatchSize))
+	}
+	for name, d := range map[string]time.Duration{"poll interval": c.PollInterval, "lease retry": c.LeaseRetry,
+		"retention": c.Retention, "idempotency TTL": c.IdempotencyTTL, "purge interval": c.PurgeInterval} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("outbox %s %v: must not be negative", name, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Relay moves outbox rows to the broker. Run it once per process; Kick is
+// safe to call from any goroutine.
+type Relay struct {
+	cfg     Config
+	store   Store
+	pub     Publisher
+	log     *slog.Logger
+	kick    chan struct{}
+	metrics metrics
+}
+
+type metrics struct {
+	published prometheus.Counter
+	failed    prometheus.Counter
+	batch     prometheus.Histogram
+	lag       prometheus.Histogram
+	leader    prometheus.Gauge
+}
+
+// New returns a Relay. Metrics are registered on reg.
+func New(cfg Config, store Store, pub Publisher, reg prometheus.Registerer, logger *slog.Logger) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Relay{
+		cfg:   cfg.withDefaults(),
+		store: store,
+		pub:   pub,
+		log:   logger.With("component", "outbox"),
+		kick:  make(chan struct{}, 1),
+		metrics: metrics{
+			published: prometheus.NewCounter(prometheus.CounterOpts{Name: "taskflow_outbox_published_total", Help: "Outbox events published."}),
+			failed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "taskflow_outbox_publish_failures_total", Help: "Outbox events whose publish failed (and will be retried)."}),
+			batch:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "taskflow_outbox_batch_size", Help: "Events per publish batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 11)}),
+			lag:       prometheus.NewHistogram(prometheus.HistogramOpts{Name: "taskflow_outbox_lag_seconds", Help: "Time from commit to publish.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
+			leader:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "taskflow_outbox_leader", Help: "1 while this replica's relay is the active one."}),
+		},
+	}
+	for _, c := range []prometheus.Collector{r.metrics.published, r.metrics.failed, r.metrics.batch, r.metrics.lag, r.metrics.leader} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register outbox metrics: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Kick wakes the relay: a task write committed a row. It never blocks.
+func (r *Relay) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays until ctx is done. It returns nil on cancellation.
+func (r *Relay) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { r.purgeLoop(ctx); return nil })
+	g.Go(func() error {
+		for ctx.Err() == nil {
+			lease, ok, err := r.store.TryLease(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.log.WarnContext(ctx, "outbox relay cannot reach the database", "error", err)
+			}
+			if ok {
+				r.log.InfoContext(ctx, "outbox relay is active")
+				r.metrics.leader.Set(1)
+				err := r.lead(ctx, lease)
+				r.metrics.leader.Set(0)
+				lease.Release()
+				if err != nil && ctx.Err() == nil {
+					r.log.WarnContext(ctx, "outbox relay lost its lease", "error", err)
+				}
+			}
+			wait(ctx, r.cfg.LeaseRetry, nil)
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// lead publishes while it holds lease; it returns when a query on the
+// lease's session fails (the lock may be gone) or ctx is done.
+func (r *Relay) lead(ctx context.Context, lease *postgres.Lease) error {
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		msgs, err := lease.Fetch(ctx, r.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			wait(ctx, r.cfg.PollInterval, r.kick)
+			continue
+		}
+		if r.cfg.CrashBeforePublish {
+			r.log.ErrorContext(ctx, "failpoint outbox-before-publish: exiting before publishing", "batch", len(msgs))
+			os.Exit(3)
+		}
+		failed, err := r.pub.Publish(ctx, msgs)
+		sent := make([]int64, 0, len(msgs))
+		if err == nil || len(failed) > 0 {
+			now := time.Now()
+			for _, m := range msgs {
+				if _, bad := failed[m.ID]; !bad {
+					sent = append(sent, m.ID)
+					r.metrics.lag.Observe(now.Sub(m.CreatedAt).Seconds())
+				}
+			}
+		}
+		// Mark even if ctx was cancelled meanwhile: those events are out.
+		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		merr := lease.MarkSent(markCtx, sent)
+		cancel()
+		if merr != nil {
+			return merr
+		}
+		r.metrics.published.Add(float64(len(sent)))
+		r.metrics.batch.Observe(float64(len(msgs)))
+		if n := len(msgs) - len(sent); n > 0 {
+			r.metrics.failed.Add(float64(n))
+			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			r.log.WarnContext(ctx, "publishing outbox events failed; retrying", "failed", n, "batch", len(msgs), "retry_in", backoff, "error", err)
+			wait(ctx, backoff, nil)
+			continue
+		}
+		backoff = 0
+	}
+	return nil
+}
+
+func (r *Relay) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.PurgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := time.Now()
+			n, err := r.store.Purge(ctx, now.Add(-r.cfg.Retention), now.Add(-r.cfg.IdempotencyTTL))
+			if err != nil && ctx.Err() == nil {
+				r.log.WarnContext(ctx, "purging sent outbox rows failed", "error", err)
+			} else if n > 0 {
+				r.log.DebugContext(ctx, "purged outbox rows and idempotency keys", "rows", n)
+			}
+		}
+	}
+}
+
+// wait sleeps for d, or until ctx is done or wake fires.
+func wait(ctx context.Context, d time.Duration, wake <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-wake:
+	}
+}

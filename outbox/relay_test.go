@@ -1,0 +1,207 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskflow/taskflow/internal/pgtest"
+	"github.com/taskflow/taskflow/outbox"
+	"github.com/taskflow/taskflow/postgres"
+	"github.com/taskflow/taskflow/task"
+)
+
+// recorder is a Publisher that records what it was given and can be told
+// to fail the next calls.
+type recorder struct {
+	mu        sync.Mutex
+	got       []postgres.Message
+	failNext  int            // fail this many whole batches
+	failIDs   map[int64]bool // fail these ids once
+	published chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{failIDs: map[int64]bool{}, published: make(chan struct{}, 1000)}
+}
+
+func (r *recorder) Publish(_ context.Context, msgs []postgres.Message) (map[int64]error, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failNext > 0 {
+		r.failNext--
+		return nil, errors.New("broker down")
+	}
+	failed := map[int64]error{}
+	for _, m := range msgs {
+		if r.failIDs[m.ID] {
+			delete(r.failIDs, m.ID)
+			failed[m.ID] = errors.New("partition leader moved")
+			continue
+		}
+		r.got = append(r.got, m)
+	}
+	r.published <- struct{}{}
+	if len(failed) > 0 {
+		return failed, errors.New("partial failure")
+	}
+	return nil, nil
+}
+
+func (r *recorder) events() []task.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []task.Event
+	for _, m := range r.got {
+		ev, err := task.ParseCloudEvent(m.Payload)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func startRelay(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, pub outbox.Publisher) (*outbox.Relay, <-chan error) {
+	tb.Helper()
+	r, err := outbox.New(outbox.Config{PollInterval: 20 * time.Millisecond, LeaseRetry: 50 * time.Millisecond},
+		postgres.NewOutbox(pool), pub, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	return r, done
+}
+
+// writeHistory commits n versions of one task and returns its id.
+func writeHistory(tb testing.TB, store *postgres.Tasks, n int) uuid.UUID {
+	tb.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	tk, err := task.New(uuid.Must(uuid.NewV7()), "alice", task.Draft{Title: "v1"}, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil); err != nil {
+		tb.Fatal(err)
+	}
+	for i := 2; i <= n; i++ {
+		next, changed, err := tk.Apply(task.Patch{Title: task.Some("v" + string(rune('0'+i)))}, now)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := store.Update(ctx, next, tk.Version, task.NewEvent(task.EventUpdated, next, changed, "", now)); err != nil {
+			tb.Fatal(err)
+		}
+		tk = next
+	}
+	return tk.ID
+}
+
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func unsent(tb testing.TB, pool *pgxpool.Pool) int {
+	tb.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+func TestRelayPublishesInVersionOrderAndRetries(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	store := postgres.NewTasks(pool)
+	ids := []uuid.UUID{writeHistory(t, store, 5), writeHistory(t, store, 3)}
+
+	pub := newRecorder()
+	pub.failNext = 2 // the broker is down at first
+	var firstID int64
+	if err := pool.QueryRow(context.Background(), `SELECT min(id) FROM outbox`).Scan(&firstID); err != nil {
+		t.Fatal(err)
+	}
+	pub.failIDs[firstID+6] = true // one event of the second task fails once
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, done := startRelay(t, ctx, pool, pub)
+	eventually(t, "all events published and marked sent", func() bool {
+		return unsent(t, pool) == 0 && len(pub.events()) == 8
+	})
+
+	versions := map[uuid.UUID][]int64{}
+	for _, ev := range pub.events() {
+		versions[ev.TaskID] = append(versions[ev.TaskID], ev.Version)
+	}
+	// The first task's five events went out in one successful batch, in order.
+	if got := versions[ids[0]]; len(got) != 5 || got[0] != 1 || got[4] != 5 {
+		t.Fatalf("task 1 versions = %v", got)
+	}
+	for i := 1; i < len(versions[ids[0]]); i++ {
+		if versions[ids[0]][i] <= versions[ids[0]][i-1] {
+			t.Fatalf("task 1 out of order: %v", versions[ids[0]])
+		}
+	}
+	if len(versions[ids[1]]) != 3 {
+		t.Fatalf("task 2 versions = %v (the failed one must be retried)", versions[ids[1]])
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+func TestRelayOnlyOneLeaderAndFailover(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	store := postgres.NewTasks(pool)
+
+	pubA, pubB := newRecorder(), newRecorder()
+	ctxA, stopA := context.WithCancel(context.Background())
+	defer stopA()
+	_, doneA := startRelay(t, ctxA, pool, pubA)
+	writeHistory(t, store, 2)
+	eventually(t, "relay A to publish", func() bool { return len(pubA.events()) == 2 })
+
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	relayB, doneB := startRelay(t, ctxB, pool, pubB)
+	writeHistory(t, store, 2)
+	relayB.Kick()
+	eventually(t, "relay A to publish the second task", func() bool { return len(pubA.events()) == 4 })
+	if n := len(pubB.events()); n != 0 {
+		t.Fatalf("standby relay B published %d events while A held the lease", n)
+	}
+
+	stopA() // A goes away; B takes over.
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	writeHistory(t, store, 3)
+	eventually(t, "relay B to take over", func() bool { return len(pubB.events()) == 3 })
+	if n := len(pubA.events()); n != 4 {
+		t.Fatalf("relay A published after it stopped: %d", n)
+	}
+	stopB()
+	if err := <-doneB; err != nil {
+		t.Fatal(err)
+	}
+}
