@@ -1,0 +1,91 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/google/uuid"
+)
+
+// ErrUnavailable means the actor could not be reached (sidecar, placement
+// or actors app down, or the call timed out); the caller may retry.
+var ErrUnavailable = errors.New("task actor unavailable")
+
+// Invoker is the part of the Dapr client that calls actors.
+type Invoker interface {
+	InvokeActor(ctx context.Context, req *dapr.InvokeActorRequest) (*dapr.InvokeActorResponse, error)
+}
+
+// Client calls TaskActors through the caller's Dapr sidecar. It is safe for
+// concurrent use.
+type Client struct {
+	inv Invoker
+}
+
+// NewClient returns a Client using inv.
+func NewClient(inv Invoker) *Client { return &Client{inv: inv} }
+
+// Create calls TaskActor.Create on the actor for id.
+func (c *Client) Create(ctx context.Context, id uuid.UUID, req CreateRequest) (*Reply, error) {
+	return c.invoke(ctx, id, "Create", req)
+}
+
+// Get calls TaskActor.Get.
+func (c *Client) Get(ctx context.Context, id uuid.UUID, req Request) (*Reply, error) {
+	return c.invoke(ctx, id, "Get", req)
+}
+
+// Update calls TaskActor.Update.
+func (c *Client) Update(ctx context.Context, id uuid.UUID, req UpdateRequest) (*Reply, error) {
+	return c.invoke(ctx, id, "Update", req)
+}
+
+// Complete calls TaskActor.Complete.
+func (c *Client) Complete(ctx context.Context, id uuid.UUID, req Request) (*Reply, error) {
+	return c.invoke(ctx, id, "Complete", req)
+}
+
+// Uncomplete calls TaskActor.Uncomplete.
+func (c *Client) Uncomplete(ctx context.Context, id uuid.UUID, req Request) (*Reply, error) {
+	return c.invoke(ctx, id, "Uncomplete", req)
+}
+
+// Delete calls TaskActor.Delete.
+func (c *Client) Delete(ctx context.Context, id uuid.UUID, req Request) (*Reply, error) {
+	return c.invoke(ctx, id, "Delete", req)
+}
+
+// Ping calls TaskActor.Ping: a bare actor round trip.
+func (c *Client) Ping(ctx context.Context, id uuid.UUID) error {
+	_, err := c.invoke(ctx, id, "Ping", nil)
+	return err
+}
+
+// invoke returns the actor's reply; a reply carrying an actor error is
+// returned as is (use Reply.Err), transport failures wrap ErrUnavailable.
+func (c *Client) invoke(ctx context.Context, id uuid.UUID, method string, req any) (*Reply, error) {
+	var data []byte
+	if req != nil {
+		var err error
+		if data, err = json.Marshal(req); err != nil {
+			return nil, fmt.Errorf("encode %s request: %w", method, err)
+		}
+	}
+	resp, err := c.inv.InvokeActor(ctx, &dapr.InvokeActorRequest{
+		ActorType: TaskActorType,
+		ActorID:   id.String(),
+		Method:    method,
+		Data:      data,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, method, id, err)
+	}
+	var reply Reply
+	if err := json.Unmarshal(resp.Data, &reply); err != nil {
+		return nil, fmt.Errorf("%w: %s %s: undecodable reply: %w", ErrUnavailable, method, id, err)
+	}
+	return &reply, nil
+}

@@ -1,0 +1,105 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/taskflow/taskflow/task"
+)
+
+// TaskActorType is the Dapr actor type hosting one actor per task; the actor
+// id is the task id.
+const TaskActorType = "TaskActor"
+
+// Request carries what every TaskActor method needs to know about its caller.
+type Request struct {
+	UserID        string `json:"user_id"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+	// IfMatch, when non-zero, is the version the caller expects the task to
+	// have (the HTTP If-Match header); a different version is refused.
+	IfMatch int64 `json:"if_match,omitempty"`
+}
+
+// CreateRequest is the argument of TaskActor.Create.
+type CreateRequest struct {
+	Request
+	Draft       task.Draft           `json:"draft"`
+	Idempotency *task.IdempotencyKey `json:"idempotency,omitempty"`
+}
+
+// UpdateRequest is the argument of TaskActor.Update.
+type UpdateRequest struct {
+	Request
+	Patch task.Patch `json:"patch"`
+}
+
+// Reply is what every TaskActor method returns. Errors travel in the body:
+// Dapr turns an actor method's Go error into an opaque failure, and callers
+// must tell "not found" from "invalid" from "internal".
+type Reply struct {
+	Task     *task.Task `json:"task,omitempty"`
+	Replayed bool       `json:"replayed,omitempty"` // an idempotent create was replayed
+	Changed  bool       `json:"changed,omitempty"`  // the call changed the task
+	Error    *Error     `json:"error,omitempty"`
+}
+
+// ErrorCode classifies a failed actor call.
+type ErrorCode string
+
+// The error codes.
+const (
+	CodeNotFound            ErrorCode = "not_found"
+	CodeValidation          ErrorCode = "validation"
+	CodeVersionMismatch     ErrorCode = "version_mismatch"
+	CodeIdempotencyMismatch ErrorCode = "idempotency_mismatch"
+	CodeConflict            ErrorCode = "conflict"
+	CodeInternal            ErrorCode = "internal"
+)
+
+// Error is a typed actor error.
+type Error struct {
+	Code    ErrorCode         `json:"code"`
+	Message string            `json:"message"`
+	Fields  []task.FieldError `json:"fields,omitempty"`
+}
+
+// errorReply classifies err for the wire.
+func errorReply(err error) *Reply {
+	var ve *task.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return &Reply{Error: &Error{Code: CodeValidation, Message: "invalid input", Fields: ve.Fields}}
+	case errors.Is(err, task.ErrNotFound):
+		return &Reply{Error: &Error{Code: CodeNotFound, Message: task.ErrNotFound.Error()}}
+	case errors.Is(err, task.ErrVersionMismatch):
+		return &Reply{Error: &Error{Code: CodeVersionMismatch, Message: task.ErrVersionMismatch.Error()}}
+	case errors.Is(err, task.ErrIdempotencyMismatch):
+		return &Reply{Error: &Error{Code: CodeIdempotencyMismatch, Message: task.ErrIdempotencyMismatch.Error()}}
+	case errors.Is(err, task.ErrConflict):
+		return &Reply{Error: &Error{Code: CodeConflict, Message: task.ErrConflict.Error()}}
+	default:
+		return &Reply{Error: &Error{Code: CodeInternal, Message: "internal error"}}
+	}
+}
+
+// Err turns a reply's error back into the domain error it stands for
+// (nil when the call succeeded), so callers use errors.Is / errors.As.
+func (r *Reply) Err() error {
+	if r == nil || r.Error == nil {
+		return nil
+	}
+	switch r.Error.Code {
+	case CodeValidation:
+		return &task.ValidationError{Fields: r.Error.Fields}
+	case CodeNotFound:
+		return task.ErrNotFound
+	case CodeVersionMismatch:
+		return task.ErrVersionMismatch
+	case CodeIdempotencyMismatch:
+		return task.ErrIdempotencyMismatch
+	case CodeConflict:
+		return task.ErrConflict
+	default:
+		return fmt.Errorf("task actor: %s", r.Error.Message)
+	}
+}

@@ -1,0 +1,234 @@
+// Package actors hosts TaskFlow's Dapr virtual actors. A TaskActor owns one
+// task: it is the only writer of the task's row, Dapr runs its calls one at
+// a time (turn-based), and it keeps the current snapshot in memory between
+// calls so that each write is a single database round trip.
+package actors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dapr/go-sdk/actor"
+	"github.com/google/uuid"
+
+	"github.com/taskflow/taskflow/task"
+)
+
+// Store persists tasks and enqueues their events atomically.
+type Store interface {
+	Insert(ctx context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey) (replay *task.Task, err error)
+	Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event) error
+	Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event) error
+	Get(ctx context.Context, id uuid.UUID) (task.Task, error)
+}
+
+// Deps are what every TaskActor shares. They must be safe for concurrent use.
+type Deps struct {
+	Store Store
+	// Committed is called after every committed write (it wakes the outbox
+	// relay). It must not block.
+	Committed func()
+	Now       func() time.Time
+	Logger    *slog.Logger
+	Metrics   *Metrics
+}
+
+// TaskActor is the Dapr actor for one task. Its exported methods are the
+// actor's methods; Dapr serialises calls to one actor id, and a mutex makes
+// that explicit inside the process.
+type TaskActor struct {
+	actor.ServerImplBaseCtx
+	deps *Deps
+
+	mu     sync.Mutex
+	loaded bool       // cur reflects the database
+	cur    *task.Task // nil when the task does not exist
+}
+
+// Factory returns the actor factory to register with the Dapr service.
+func Factory(deps *Deps) actor.FactoryContext {
+	return func() actor.ServerContext { return &TaskActor{deps: deps} }
+}
+
+// Type implements actor.ServerContext.
+func (a *TaskActor) Type() string { return TaskActorType }
+
+// Create creates the task. The actor id must be a new task id.
+func (a *TaskActor) Create(ctx context.Context, req *CreateRequest) (*Reply, error) {
+	return a.call(ctx, "create", func(now time.Time) (*Reply, error) {
+		id, err := a.taskID()
+		if err != nil {
+			return nil, err
+		}
+		t, err := task.New(id, req.UserID, req.Draft, now)
+		if err != nil {
+			return nil, err
+		}
+		ev := task.NewEvent(task.EventCreated, t, nil, req.CorrelationID, now)
+		replay, err := a.deps.Store.Insert(ctx, t, ev, req.Idempotency)
+		if err != nil {
+			if errors.Is(err, task.ErrConflict) {
+				a.loaded = false // someone has this id; reload before trusting the cache
+			}
+			return nil, err
+		}
+		if replay != nil {
+			return &Reply{Task: replay, Replayed: true}, nil
+		}
+		a.loaded, a.cur = true, &t
+		a.deps.Committed()
+		return &Reply{Task: &t, Changed: true}, nil
+	})
+}
+
+// Get returns the task.
+func (a *TaskActor) Get(ctx context.Context, req *Request) (*Reply, error) {
+	return a.call(ctx, "get", func(time.Time) (*Reply, error) {
+		t, err := a.owned(ctx, *req)
+		if err != nil {
+			return nil, err
+		}
+		return &Reply{Task: &t}, nil
+	})
+}
+
+// Update applies a partial update.
+func (a *TaskActor) Update(ctx context.Context, req *UpdateRequest) (*Reply, error) {
+	return a.write(ctx, "update", req.Request, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
+		next, changed, err := cur.Apply(req.Patch, now)
+		return next, task.EventUpdated, changed, err
+	})
+}
+
+// Complete marks the task completed; completing a completed task changes nothing.
+func (a *TaskActor) Complete(ctx context.Context, req *Request) (*Reply, error) {
+	return a.write(ctx, "complete", *req, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
+		next, changed, _ := cur.Complete(now)
+		return next, task.EventCompleted, changed, nil
+	})
+}
+
+// Uncomplete reopens the task; reopening an open task changes nothing.
+func (a *TaskActor) Uncomplete(ctx context.Context, req *Request) (*Reply, error) {
+	return a.write(ctx, "uncomplete", *req, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
+		next, changed, _ := cur.Uncomplete(now)
+		return next, task.EventUpdated, changed, nil
+	})
+}
+
+// Delete deletes the task. Its history stays in the audit log.
+func (a *TaskActor) Delete(ctx context.Context, req *Request) (*Reply, error) {
+	return a.call(ctx, "delete", func(now time.Time) (*Reply, error) {
+		cur, err := a.owned(ctx, *req)
+		if err != nil {
+			return nil, err
+		}
+		gone := cur.Delete(now)
+		ev := task.NewEvent(task.EventDeleted, gone, nil, req.CorrelationID, now)
+		if err := a.deps.Store.Delete(ctx, cur.ID, cur.Version, ev); err != nil {
+			a.loaded = false
+			return nil, err
+		}
+		a.cur = nil
+		a.deps.Committed()
+		return &Reply{Task: &gone, Changed: true}, nil
+	})
+}
+
+// Ping does nothing: it measures the bare cost of an actor call.
+func (a *TaskActor) Ping(context.Context) (*Reply, error) {
+	return &Reply{}, nil
+}
+
+type change func(cur task.Task, now time.Time) (next task.Task, typ task.EventType, changed []string, err error)
+
+// write runs a read-modify-write of the task. If the cached snapshot turns
+// out stale (a version conflict) it reloads and tries once more.
+func (a *TaskActor) write(ctx context.Context, op string, req Request, fn change) (*Reply, error) {
+	return a.call(ctx, op, func(now time.Time) (*Reply, error) {
+		for attempt := 0; ; attempt++ {
+			cur, err := a.owned(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			next, typ, changed, err := fn(cur, now)
+			if err != nil {
+				return nil, err
+			}
+			if len(changed) == 0 {
+				return &Reply{Task: &cur}, nil
+			}
+			ev := task.NewEvent(typ, next, changed, req.CorrelationID, now)
+			err = a.deps.Store.Update(ctx, next, cur.Version, ev)
+			if errors.Is(err, task.ErrConflict) && attempt == 0 {
+				a.deps.Logger.WarnContext(ctx, "task snapshot was stale; reloading", "task_id", cur.ID, "version", cur.Version)
+				a.loaded = false
+				continue
+			}
+			if err != nil {
+				a.loaded = false
+				return nil, err
+			}
+			a.cur = &next
+			a.deps.Committed()
+			return &Reply{Task: &next, Changed: true}, nil
+		}
+	})
+}
+
+// owned returns the current task if req's user owns it and its version
+// matches req.IfMatch.
+func (a *TaskActor) owned(ctx context.Context, req Request) (task.Task, error) {
+	if !a.loaded {
+		id, err := a.taskID()
+		if err != nil {
+			return task.Task{}, err
+		}
+		t, err := a.deps.Store.Get(ctx, id)
+		switch {
+		case errors.Is(err, task.ErrNotFound):
+			a.cur = nil
+		case err != nil:
+			return task.Task{}, err
+		default:
+			a.cur = &t
+		}
+		a.loaded = true
+	}
+	if a.cur == nil || a.cur.UserID != req.UserID {
+		return task.Task{}, task.ErrNotFound
+	}
+	if req.IfMatch != 0 && req.IfMatch != a.cur.Version {
+		return task.Task{}, task.ErrVersionMismatch
+	}
+	return a.cur.Clone(), nil
+}
+
+func (a *TaskActor) taskID() (uuid.UUID, error) {
+	id, err := uuid.Parse(a.ID())
+	if err != nil {
+		return uuid.Nil, task.ErrNotFound
+	}
+	return id, nil
+}
+
+// call serialises, times and classifies one actor method.
+func (a *TaskActor) call(ctx context.Context, op string, fn func(now time.Time) (*Reply, error)) (*Reply, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	start := time.Now()
+	reply, err := fn(a.deps.Now().UTC())
+	outcome := "ok"
+	if err != nil {
+		reply = errorReply(err)
+		outcome = string(reply.Error.Code)
+		if reply.Error.Code == CodeInternal {
+			a.deps.Logger.ErrorContext(ctx, "task actor call failed", "method", op, "task_id", a.ID(), "error", err)
+		}
+	}
+	a.deps.Metrics.observe(op, outcome, time.Since(start))
+	return reply, nil
+}

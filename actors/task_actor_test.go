@@ -1,0 +1,259 @@
+package actors_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/taskflow/taskflow/actors"
+	"github.com/taskflow/taskflow/task"
+)
+
+// memStore mimics the PostgreSQL store's contract in memory.
+type memStore struct {
+	mu     sync.Mutex
+	tasks  map[uuid.UUID]task.Task
+	events []task.Event
+	keys   map[string]struct {
+		hash []byte
+		t    task.Task
+	}
+}
+
+func newMemStore() *memStore {
+	return &memStore{tasks: map[uuid.UUID]task.Task{}, keys: map[string]struct {
+		hash []byte
+		t    task.Task
+	}{}}
+}
+
+func (s *memStore) Insert(_ context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey) (*task.Task, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if idem != nil {
+		k := t.UserID + "\x00" + idem.Key
+		if prev, ok := s.keys[k]; ok {
+			if !bytes.Equal(prev.hash, idem.RequestHash) {
+				return nil, task.ErrIdempotencyMismatch
+			}
+			r := prev.t
+			return &r, nil
+		}
+		s.keys[k] = struct {
+			hash []byte
+			t    task.Task
+		}{idem.RequestHash, t}
+	}
+	if _, ok := s.tasks[t.ID]; ok {
+		return nil, task.ErrConflict
+	}
+	s.tasks[t.ID] = t
+	s.events = append(s.events, ev)
+	return nil, nil
+}
+
+func (s *memStore) Update(_ context.Context, next task.Task, prev int64, ev task.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.tasks[next.ID]; !ok || cur.Version != prev {
+		return task.ErrConflict
+	}
+	s.tasks[next.ID] = next
+	s.events = append(s.events, ev)
+	return nil
+}
+
+func (s *memStore) Delete(_ context.Context, id uuid.UUID, prev int64, ev task.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.tasks[id]; !ok || cur.Version != prev {
+		return task.ErrConflict
+	}
+	delete(s.tasks, id)
+	s.events = append(s.events, ev)
+	return nil
+}
+
+func (s *memStore) Get(_ context.Context, id uuid.UUID) (task.Task, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[id]
+	if !ok {
+		return task.Task{}, task.ErrNotFound
+	}
+	return t.Clone(), nil
+}
+
+func (s *memStore) eventTypes() []task.EventType {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []task.EventType
+	for _, e := range s.events {
+		out = append(out, e.EventType)
+	}
+	return out
+}
+
+type env struct {
+	store   *memStore
+	commits atomic.Int64
+	deps    *actors.Deps
+}
+
+func newEnv() *env {
+	e := &env{store: newMemStore()}
+	e.deps = &actors.Deps{
+		Store:     e.store,
+		Committed: func() { e.commits.Add(1) },
+		Now:       func() time.Time { return time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC) },
+		Logger:    slog.New(slog.DiscardHandler),
+	}
+	return e
+}
+
+func (e *env) actor(id uuid.UUID) *actors.TaskActor {
+	a := actors.Factory(e.deps)().(*actors.TaskActor)
+	a.SetID(id.String())
+	return a
+}
+
+// mustOK(t)(a.Method(...)) returns the reply's task or fails the test.
+func mustOK(tb testing.TB) func(*actors.Reply, error) task.Task {
+	return func(r *actors.Reply, err error) task.Task {
+		tb.Helper()
+		if err != nil {
+			tb.Fatalf("actor returned a Go error (Dapr would hide it): %v", err)
+		}
+		if r.Error != nil {
+			tb.Fatalf("actor error: %+v", r.Error)
+		}
+		return *r.Task
+	}
+}
+
+func wantErr(tb testing.TB, r *actors.Reply, err error, target error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("actor returned a Go error: %v", err)
+	}
+	if !errors.Is(r.Err(), target) {
+		tb.Fatalf("reply error = %v, want %v", r.Err(), target)
+	}
+}
+
+func TestTaskActorLifecycle(t *testing.T) {
+	t.Parallel()
+	e := newEnv()
+	ctx := context.Background()
+	id := uuid.Must(uuid.NewV7())
+	a := e.actor(id)
+	alice := actors.Request{UserID: "alice", CorrelationID: "c"}
+
+	created := mustOK(t)(a.Create(ctx, &actors.CreateRequest{Request: alice, Draft: task.Draft{Title: "Ship it"}}))
+	if created.ID != id || created.Version != 1 {
+		t.Fatalf("created %+v", created)
+	}
+	got := mustOK(t)(a.Get(ctx, &alice))
+	if got.Title != "Ship it" {
+		t.Fatalf("get %+v", got)
+	}
+	r, err := a.Get(ctx, &actors.Request{UserID: "mallory"})
+	wantErr(t, r, err, task.ErrNotFound)
+
+	upd := mustOK(t)(a.Update(ctx, &actors.UpdateRequest{Request: alice, Patch: task.Patch{Priority: task.Some(task.PriorityHigh)}}))
+	if upd.Version != 2 || upd.Priority != task.PriorityHigh {
+		t.Fatalf("update %+v", upd)
+	}
+	// A no-op patch neither bumps the version nor emits an event.
+	r, err = a.Update(ctx, &actors.UpdateRequest{Request: alice, Patch: task.Patch{Priority: task.Some(task.PriorityHigh)}})
+	if same := mustOK(t)(r, err); same.Version != 2 || r.Changed {
+		t.Fatalf("no-op update %+v changed=%v", same, r.Changed)
+	}
+	r, err = a.Update(ctx, &actors.UpdateRequest{Request: alice, Patch: task.Patch{Title: task.Some("")}})
+	wantErr(t, r, err, task.ErrValidation)
+
+	r, err = a.Complete(ctx, &actors.Request{UserID: "alice", IfMatch: 1})
+	wantErr(t, r, err, task.ErrVersionMismatch)
+	done := mustOK(t)(a.Complete(ctx, &actors.Request{UserID: "alice", IfMatch: 2}))
+	if !done.Completed || done.Version != 3 {
+		t.Fatalf("complete %+v", done)
+	}
+	mustOK(t)(a.Complete(ctx, &alice)) // idempotent
+	reopened := mustOK(t)(a.Uncomplete(ctx, &alice))
+	if reopened.Completed || reopened.Version != 4 {
+		t.Fatalf("uncomplete %+v", reopened)
+	}
+	r, err = a.Delete(ctx, &actors.Request{UserID: "mallory"})
+	wantErr(t, r, err, task.ErrNotFound)
+	gone := mustOK(t)(a.Delete(ctx, &alice))
+	if gone.Version != 5 {
+		t.Fatalf("deleted snapshot %+v", gone)
+	}
+	r, err = a.Get(ctx, &alice)
+	wantErr(t, r, err, task.ErrNotFound)
+
+	want := []task.EventType{task.EventCreated, task.EventUpdated, task.EventCompleted, task.EventUpdated, task.EventDeleted}
+	if got := e.store.eventTypes(); len(got) != len(want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	if e.commits.Load() != int64(len(want)) {
+		t.Fatalf("Committed called %d times, want %d", e.commits.Load(), len(want))
+	}
+}
+
+func TestTaskActorReloadsAfterActivationElsewhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv()
+	ctx := context.Background()
+	id := uuid.Must(uuid.NewV7())
+	alice := actors.Request{UserID: "alice"}
+	first := e.actor(id)
+	mustOK(t)(first.Create(ctx, &actors.CreateRequest{Request: alice, Draft: task.Draft{Title: "a"}}))
+
+	// The actor moved to another host (a rebalance) and changed the task there.
+	second := e.actor(id)
+	mustOK(t)(second.Update(ctx, &actors.UpdateRequest{Request: alice, Patch: task.Patch{Title: task.Some("b")}}))
+
+	// The old activation's snapshot is stale: its write must not be lost or
+	// clobber the newer one; it reloads and applies on top.
+	got := mustOK(t)(first.Update(ctx, &actors.UpdateRequest{Request: alice, Patch: task.Patch{Description: task.Some("d")}}))
+	if got.Title != "b" || got.Description != "d" || got.Version != 3 {
+		t.Fatalf("after reload %+v", got)
+	}
+}
+
+func TestTaskActorIdempotentCreate(t *testing.T) {
+	t.Parallel()
+	e := newEnv()
+	ctx := context.Background()
+	key := &task.IdempotencyKey{Key: "k", RequestHash: []byte("h")}
+	alice := actors.Request{UserID: "alice"}
+	first := mustOK(t)(e.actor(uuid.Must(uuid.NewV7())).Create(ctx, &actors.CreateRequest{Request: alice, Draft: task.Draft{Title: "x"}, Idempotency: key}))
+	r, err := e.actor(uuid.Must(uuid.NewV7())).Create(ctx, &actors.CreateRequest{Request: alice, Draft: task.Draft{Title: "x"}, Idempotency: key})
+	replay := mustOK(t)(r, err)
+	if !r.Replayed || replay.ID != first.ID {
+		t.Fatalf("replay %+v replayed=%v", replay, r.Replayed)
+	}
+	r, err = e.actor(uuid.Must(uuid.NewV7())).Create(ctx, &actors.CreateRequest{Request: alice, Draft: task.Draft{Title: "y"},
+		Idempotency: &task.IdempotencyKey{Key: "k", RequestHash: []byte("other")}})
+	wantErr(t, r, err, task.ErrIdempotencyMismatch)
+	if n := len(e.store.eventTypes()); n != 1 {
+		t.Fatalf("%d events, want 1", n)
+	}
+}
+
+func TestTaskActorRejectsBadID(t *testing.T) {
+	t.Parallel()
+	e := newEnv()
+	a := actors.Factory(e.deps)().(*actors.TaskActor)
+	a.SetID("not-a-uuid")
+	r, err := a.Create(context.Background(), &actors.CreateRequest{Request: actors.Request{UserID: "u"}, Draft: task.Draft{Title: "x"}})
+	wantErr(t, r, err, task.ErrNotFound)
+}
