@@ -1,0 +1,487 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskflow/taskflow/actors"
+	"github.com/taskflow/taskflow/api"
+	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/internal/pgtest"
+	"github.com/taskflow/taskflow/postgres"
+	"github.com/taskflow/taskflow/task"
+)
+
+// localActors dispatches actor calls to TaskActor instances in this
+// process, one per id, one call at a time per id, as Dapr would.
+type localActors struct {
+	deps   *actors.Deps
+	mu     sync.Mutex
+	actors map[string]*actors.TaskActor
+}
+
+func (l *localActors) InvokeActor(ctx context.Context, req *dapr.InvokeActorRequest) (*dapr.InvokeActorResponse, error) {
+	l.mu.Lock()
+	a, ok := l.actors[req.ActorID]
+	if !ok {
+		a = actors.Factory(l.deps)().(*actors.TaskActor)
+		a.SetID(req.ActorID)
+		l.actors[req.ActorID] = a
+	}
+	l.mu.Unlock()
+	var (
+		reply *actors.Reply
+		err   error
+	)
+	switch req.Method {
+	case "Create":
+		var in actors.CreateRequest
+		_ = json.Unmarshal(req.Data, &in)
+		reply, err = a.Create(ctx, &in)
+	case "Update":
+		var in actors.UpdateRequest
+		_ = json.Unmarshal(req.Data, &in)
+		reply, err = a.Update(ctx, &in)
+	default:
+		var in actors.Request
+		_ = json.Unmarshal(req.Data, &in)
+		switch req.Method {
+		case "Get":
+			reply, err = a.Get(ctx, &in)
+		case "Complete":
+			reply, err = a.Complete(ctx, &in)
+		case "Uncomplete":
+			reply, err = a.Uncomplete(ctx, &in)
+		case "Delete":
+			reply, err = a.Delete(ctx, &in)
+		default:
+			return nil, fmt.Errorf("no method %s", req.Method)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(reply)
+	return &dapr.InvokeActorResponse{Data: b}, nil
+}
+
+type harness struct {
+	app  *fiber.App
+	base string            // http://127.0.0.1:port of the real listener
+	keys map[string]string // user -> token
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	pool, _ := pgtest.NewPool(t)
+	store := postgres.NewTasks(pool)
+	logger := slog.New(slog.DiscardHandler)
+	inv := &localActors{actors: map[string]*actors.TaskActor{}, deps: &actors.Deps{
+		Store: store, Committed: func() {}, Now: time.Now, Logger: logger,
+	}}
+	secret := []byte(auth.DevSecret)
+	verifier, err := auth.New(context.Background(), auth.Config{Secret: secret}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := api.New(api.Config{BodyLimit: 16 << 10}, api.Deps{
+		Writer: actors.NewClient(inv), Reader: store, Verifier: verifier, Registry: prometheus.NewRegistry(),
+	}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+	h := &harness{app: app, base: "http://" + ln.Addr().String(), keys: map[string]string{}}
+	for _, u := range []string{"alice", "bob"} {
+		tok, err := auth.Mint(secret, u, auth.MintOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.keys[u] = tok
+	}
+	return h
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (r response) problem(t *testing.T) api.Problem {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("content type %q for status %d: %s", ct, r.status, r.body)
+	}
+	var p api.Problem
+	r.json(t, &p)
+	if p.Status != r.status || !strings.HasPrefix(p.Type, api.ProblemBase) || p.Title == "" {
+		t.Fatalf("malformed problem %+v", p)
+	}
+	return p
+}
+
+func (h *harness) do(t *testing.T, user, method, path string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, h.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+h.keys[user])
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (h *harness) create(t *testing.T, user string, body map[string]any) task.Task {
+	t.Helper()
+	r := h.do(t, user, "POST", "/api/v1/tasks", body)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var tk task.Task
+	r.json(t, &tk)
+	return tk
+}
+
+func fieldsOf(p api.Problem) []string {
+	var out []string
+	for _, f := range p.Errors {
+		out = append(out, f.Field)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestTaskCRUD(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+
+	r := h.do(t, "alice", "POST", "/api/v1/tasks", map[string]any{
+		"title": " Write report ", "priority": "high", "tags": []string{"Work"},
+		"due_date": "2026-12-01T17:00:00+01:00", "reminder_offset": "1 hour",
+	}, "X-Correlation-ID", "trace-123")
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var tk task.Task
+	r.json(t, &tk)
+	if tk.Title != "Write report" || tk.UserID != "alice" || tk.Priority != "high" || !slices.Equal(tk.Tags, []string{"work"}) ||
+		tk.DueDate.Format(time.RFC3339) != "2026-12-01T16:00:00Z" || tk.Version != 1 {
+		t.Fatalf("created %+v", tk)
+	}
+	if r.header.Get("Location") != "/api/v1/tasks/"+tk.ID.String() || r.header.Get("ETag") != `"1"` ||
+		r.header.Get("X-Correlation-ID") != "trace-123" {
+		t.Fatalf("headers %v", r.header)
+	}
+	// The JSON uses the column names, nulls included.
+	var raw map[string]any
+	r.json(t, &raw)
+	for _, k := range []string{"id", "user_id", "title", "description", "completed", "priority", "tags", "due_date",
+		"recurrence_pattern", "recurrence_end_date", "parent_recurring_task_id", "occurrence_date", "reminder_offset",
+		"reminder_status", "created_at", "updated_at", "version"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("response lacks %q", k)
+		}
+	}
+
+	path := "/api/v1/tasks/" + tk.ID.String()
+	if r := h.do(t, "alice", "GET", path, nil); r.status != 200 {
+		t.Fatalf("get: %d", r.status)
+	}
+	if r := h.do(t, "alice", "GET", path, nil, "If-None-Match", `"1"`); r.status != 304 {
+		t.Fatalf("conditional get: %d", r.status)
+	}
+	for _, m := range []string{"GET", "DELETE"} {
+		if r := h.do(t, "bob", m, path, nil); r.status != 404 {
+			t.Fatalf("bob %s alice's task: %d", m, r.status)
+		}
+	}
+	if r := h.do(t, "bob", "PATCH", path, map[string]any{"title": "mine"}); r.status != 404 {
+		t.Fatalf("bob PATCH: %d", r.status)
+	}
+	if r := h.do(t, "bob", "POST", path+"/complete", nil); r.status != 404 {
+		t.Fatalf("bob complete: %d", r.status)
+	}
+
+	r = h.do(t, "alice", "PATCH", path, map[string]any{"description": "Q4 numbers", "reminder_offset": nil}, "If-Match", `"1"`)
+	if r.status != 200 {
+		t.Fatalf("patch: %d %s", r.status, r.body)
+	}
+	r.json(t, &tk)
+	if tk.Description != "Q4 numbers" || tk.ReminderOffset != nil || tk.Version != 2 {
+		t.Fatalf("patched %+v", tk)
+	}
+	if r := h.do(t, "alice", "PATCH", path, map[string]any{"title": "x"}, "If-Match", `"1"`); r.status != 412 {
+		t.Fatalf("stale If-Match: %d", r.status)
+	} else if p := r.problem(t); fieldsOf(p)[0] != "If-Match" {
+		t.Fatalf("problem %+v", p)
+	}
+
+	r = h.do(t, "alice", "POST", path+"/complete", nil)
+	r.json(t, &tk)
+	if r.status != 200 || !tk.Completed || tk.CompletedAt == nil {
+		t.Fatalf("complete: %d %+v", r.status, tk)
+	}
+	r = h.do(t, "alice", "POST", path+"/uncomplete", nil)
+	r.json(t, &tk)
+	if r.status != 200 || tk.Completed {
+		t.Fatalf("uncomplete: %d %+v", r.status, tk)
+	}
+	if r := h.do(t, "alice", "DELETE", path, nil); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := h.do(t, "alice", "GET", path, nil); r.status != 404 {
+		t.Fatalf("get after delete: %d", r.status)
+	} else {
+		r.problem(t)
+	}
+	if r := h.do(t, "alice", "DELETE", path, nil); r.status != 404 {
+		t.Fatalf("second delete: %d", r.status)
+	}
+}
+
+func TestBadInputIsAClear4xx(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tk := h.create(t, "alice", map[string]any{"title": "x"})
+	path := "/api/v1/tasks/" + tk.ID.String()
+	tests := []struct {
+		name, method, path string
+		body               any
+		headers            []string
+		status             int
+		fields             []string
+	}{
+		{"no token", "GET", "/api/v1/tasks", nil, nil, 401, []string{"Authorization"}},
+		{"missing title", "POST", "/api/v1/tasks", map[string]any{"description": "d"}, nil, 422, []string{"title"}},
+		{"every field reported", "POST", "/api/v1/tasks", map[string]any{"title": "", "priority": "urgent", "tags": "work", "due_date": "tomorrow"}, nil, 422,
+			[]string{"due_date", "priority", "tags", "title"}},
+		{"title wrong type", "POST", "/api/v1/tasks", map[string]any{"title": 42}, nil, 422, []string{"title"}},
+		{"unknown field", "POST", "/api/v1/tasks", map[string]any{"title": "x", "titel": "y"}, nil, 422, []string{"titel"}},
+		{"read-only field", "POST", "/api/v1/tasks", map[string]any{"title": "x", "version": 7}, nil, 422, []string{"version"}},
+		{"naive time", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00"}, nil, 422, []string{"due_date"}},
+		{"reminder without due date", "POST", "/api/v1/tasks", map[string]any{"title": "x", "reminder_offset": "1 hour"}, nil, 422, []string{"reminder_offset"}},
+		{"bad offset", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00Z", "reminder_offset": "soon"}, nil, 422, []string{"reminder_offset"}},
+		{"malformed json", "POST", "/api/v1/tasks", `{"title": "x"`, nil, 400, nil},
+		{"array body", "POST", "/api/v1/tasks", `[1]`, nil, 400, nil},
+		{"trailing data", "POST", "/api/v1/tasks", `{"title":"x"} {}`, nil, 400, nil},
+		{"wrong content type", "POST", "/api/v1/tasks", "title=x", []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, []string{"Content-Type"}},
+		{"too large", "POST", "/api/v1/tasks", `{"title":"` + strings.Repeat("a", 20<<10) + `"}`, nil, 413, nil},
+		{"bad id", "GET", "/api/v1/tasks/42", nil, nil, 400, []string{"id"}},
+		{"bad If-Match", "PATCH", path, map[string]any{"title": "y"}, []string{"If-Match", "yesterday"}, 400, []string{"If-Match"}},
+		{"null title", "PATCH", path, map[string]any{"title": nil}, nil, 422, []string{"title"}},
+		{"bad idempotency key", "POST", "/api/v1/tasks", map[string]any{"title": "x"}, []string{"Idempotency-Key", "has space"}, 400, []string{"Idempotency-Key"}},
+		{"bad status", "GET", "/api/v1/tasks?status=done", nil, nil, 400, []string{"status"}},
+		{"bad limit", "GET", "/api/v1/tasks?limit=1000", nil, nil, 400, []string{"limit"}},
+		{"bad sort", "GET", "/api/v1/tasks?sort=color", nil, nil, 400, []string{"sort"}},
+		{"bad cursor", "GET", "/api/v1/tasks?cursor=zzz", nil, nil, 400, []string{"cursor"}},
+		{"bad due_before", "GET", "/api/v1/tasks?due_before=monday", nil, nil, 400, []string{"due_before"}},
+		{"unknown param", "GET", "/api/v1/tasks?statu=open", nil, nil, 400, []string{"statu"}},
+		{"several params", "GET", "/api/v1/tasks?priority=urgent&order=up", nil, nil, 400, []string{"order", "priority"}},
+		{"method not allowed", "PUT", path, map[string]any{"title": "x"}, nil, 405, nil},
+		{"no such route", "GET", "/api/v2/tasks", nil, nil, 404, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			user := "alice"
+			if tt.status == 401 {
+				user = ""
+			}
+			r := h.do(t, user, tt.method, tt.path, tt.body, tt.headers...)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			p := r.problem(t)
+			if tt.fields != nil && !slices.Equal(fieldsOf(p), tt.fields) {
+				t.Fatalf("fields %v, want %v (%s)", fieldsOf(p), tt.fields, r.body)
+			}
+		})
+	}
+	// A forged token with alg "none" is refused.
+	none := "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6NDEwMjQ0NDgwMH0."
+	if r := h.do(t, "", "GET", "/api/v1/tasks", nil, "Authorization", "Bearer "+none); r.status != 401 {
+		t.Fatalf("alg none: %d", r.status)
+	}
+}
+
+func TestIdempotentCreate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	body := map[string]any{"title": "Pay rent", "tags": []string{"home"}}
+	first := h.do(t, "alice", "POST", "/api/v1/tasks", body, "Idempotency-Key", "rent-2026-12")
+	retry := h.do(t, "alice", "POST", "/api/v1/tasks", body, "Idempotency-Key", "rent-2026-12")
+	if first.status != 201 || retry.status != 201 || retry.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("statuses %d %d, replay header %q", first.status, retry.status, retry.header.Get("Idempotent-Replayed"))
+	}
+	var a, b task.Task
+	first.json(t, &a)
+	retry.json(t, &b)
+	if a.ID != b.ID {
+		t.Fatalf("retry created another task: %s vs %s", a.ID, b.ID)
+	}
+	other := h.do(t, "alice", "POST", "/api/v1/tasks", map[string]any{"title": "Pay more rent"}, "Idempotency-Key", "rent-2026-12")
+	if other.status != 422 || fieldsOf(other.problem(t))[0] != "Idempotency-Key" {
+		t.Fatalf("reused key: %d %s", other.status, other.body)
+	}
+	bobs := h.do(t, "bob", "POST", "/api/v1/tasks", body, "Idempotency-Key", "rent-2026-12")
+	var c task.Task
+	bobs.json(t, &c)
+	if bobs.status != 201 || c.ID == a.ID || c.UserID != "bob" {
+		t.Fatalf("bob's create with alice's key: %d %+v", bobs.status, c)
+	}
+	var list struct{ Items []task.Task }
+	h.do(t, "alice", "GET", "/api/v1/tasks", nil).json(t, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("alice has %d tasks, want 1", len(list.Items))
+	}
+}
+
+func TestListThroughAPI(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for i := range 7 {
+		body := map[string]any{"title": fmt.Sprintf("task %d", i), "priority": []string{"low", "high"}[i%2], "tags": []string{"t" + fmt.Sprint(i%3)}}
+		if i%3 == 0 {
+			body["due_date"] = time.Date(2026, 12, 1+i, 9, 0, 0, 0, time.UTC).Format(time.RFC3339)
+		}
+		tk := h.create(t, "alice", body)
+		if i == 6 {
+			h.do(t, "alice", "POST", "/api/v1/tasks/"+tk.ID.String()+"/complete", nil)
+		}
+	}
+	h.create(t, "bob", map[string]any{"title": "task of bob"})
+
+	type page struct {
+		Items      []task.Task `json:"items"`
+		NextCursor *string     `json:"next_cursor"`
+	}
+	var all []task.Task
+	url := "/api/v1/tasks?limit=3&sort=title&order=asc"
+	for {
+		var p page
+		r := h.do(t, "alice", "GET", url, nil)
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		r.json(t, &p)
+		all = append(all, p.Items...)
+		if p.NextCursor == nil {
+			break
+		}
+		url = "/api/v1/tasks?limit=3&sort=title&order=asc&cursor=" + *p.NextCursor
+	}
+	if len(all) != 7 || all[0].Title != "task 0" || all[6].Title != "task 6" {
+		t.Fatalf("paged %d tasks", len(all))
+	}
+	count := func(query string) int {
+		var p page
+		r := h.do(t, "alice", "GET", "/api/v1/tasks?"+query, nil)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", query, r.status, r.body)
+		}
+		r.json(t, &p)
+		return len(p.Items)
+	}
+	for query, want := range map[string]int{
+		"status=open": 6, "status=completed": 1, "priority=high": 3, "priority=high,low": 7, "tag=t0": 3,
+		"tag=T1&tag=t0": 0, "due_before=2026-12-05T00:00:00Z": 2, "due_after=2026-12-05T00:00:00Z": 1,
+		"q=TASK%206": 1, "q=bob": 0, "sort=due_date": 7,
+	} {
+		if got := count(query); got != want {
+			t.Errorf("%s: %d tasks, want %d", query, got, want)
+		}
+	}
+}
+
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := h.do(t, "", "GET", "/api/v1/openapi.json", nil)
+	if r.status != 200 {
+		t.Fatalf("%d", r.status)
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	r.json(t, &doc)
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Fatalf("openapi %q", doc.OpenAPI)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	served := map[string]bool{}
+	for _, rt := range h.app.GetRoutes(true) {
+		if !strings.HasPrefix(rt.Path, "/api/v1/") || rt.Method == "HEAD" || rt.Method == "USE" {
+			continue
+		}
+		path := strings.ReplaceAll(rt.Path, ":id", "{id}")
+		served[rt.Method+" "+path] = true
+	}
+	for op := range served {
+		if !documented[op] {
+			t.Errorf("route %s is not in the OpenAPI document", op)
+		}
+	}
+	for op := range documented {
+		if !served[op] {
+			t.Errorf("the OpenAPI document has %s, which is not served", op)
+		}
+	}
+	if len(served) < 8 {
+		t.Fatalf("only %d routes found: %v", len(served), served)
+	}
+}

@@ -1,0 +1,199 @@
+// Package api is TaskFlow's public REST API (Fiber). Writes go to the
+// task's actor through the Dapr sidecar; reads come from PostgreSQL.
+// Every error leaves as an RFC 9457 problem document.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/task"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Verifier checks bearer tokens.
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (auth.Claims, error)
+}
+
+// Config tunes the API.
+type Config struct {
+	BodyLimit   int           // bytes; larger bodies get 413. Default 64 KiB.
+	CallTimeout time.Duration // per request to actors and PostgreSQL. Default 15s.
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Writer   TaskWriter
+	Reader   TaskReader
+	Verifier Verifier
+	// Extra are plain net/http routes mounted as is (health, metrics).
+	Extra    map[string]http.Handler
+	Registry prometheus.Registerer
+	Now      func() time.Time
+}
+
+// New builds the Fiber app. It is safe for concurrent use once built.
+func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 64 << 10
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 15 * time.Second
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	logger = logger.With("component", "api")
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "taskflow_http_request_duration_seconds",
+		Help:    "API request latency by method, route and status.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
+	}, []string{"method", "route", "status"})
+	if err := deps.Registry.Register(duration); err != nil {
+		return nil, err
+	}
+
+	app := fiber.New(fiber.Config{
+		AppName:               "taskflow-api",
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(logger),
+	})
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		logger.ErrorContext(c.UserContext(), "panic in handler", "panic", e, "path", c.Path())
+	}}))
+	app.Use(correlation)
+	app.Use(func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		status := c.Response().StatusCode()
+		if err != nil {
+			status = toProblem(err).Status
+		}
+		duration.WithLabelValues(c.Method(), c.Route().Path, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		return err
+	})
+
+	for path, h := range deps.Extra {
+		app.Get(path, adaptor.HTTPHandler(h))
+	}
+	app.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(openAPI)
+	})
+
+	h := &taskHandlers{writer: deps.Writer, reader: deps.Reader, callTimeout: cfg.CallTimeout, now: deps.Now}
+	v1 := app.Group("/api/v1", authenticate(deps.Verifier))
+	v1.Post("/tasks", h.create)
+	v1.Get("/tasks", h.list)
+	v1.Get("/tasks/:id", h.get)
+	v1.Patch("/tasks/:id", h.update)
+	v1.Delete("/tasks/:id", h.command(deps.Writer.Delete, fiber.StatusNoContent))
+	v1.Post("/tasks/:id/complete", h.command(deps.Writer.Complete, fiber.StatusOK))
+	v1.Post("/tasks/:id/uncomplete", h.command(deps.Writer.Uncomplete, fiber.StatusOK))
+	app.Use(notFound(app))
+	return app, nil
+}
+
+// Locals keys.
+const (
+	localUser        = "taskflow.user"
+	localCorrelation = "taskflow.correlation"
+)
+
+func userID(c *fiber.Ctx) string        { return c.Locals(localUser).(string) }
+func correlationID(c *fiber.Ctx) string { s, _ := c.Locals(localCorrelation).(string); return s }
+
+var correlationPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// correlation takes X-Correlation-ID (or X-Request-ID) when it is sane,
+// otherwise makes one, and echoes it on the response.
+func correlation(c *fiber.Ctx) error {
+	id := c.Get("X-Correlation-ID")
+	if id == "" {
+		id = c.Get("X-Request-ID")
+	}
+	if !correlationPattern.MatchString(id) {
+		id = uuid.Must(uuid.NewV7()).String()
+	} else {
+		id = strings.Clone(id) // fasthttp reuses header memory
+	}
+	c.Locals(localCorrelation, id)
+	c.Set("X-Correlation-ID", id)
+	return c.Next()
+}
+
+func authenticate(v Verifier) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		raw, ok := auth.BearerToken(c.Get(fiber.HeaderAuthorization))
+		if !ok {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="taskflow"`)
+			return problem(fiber.StatusUnauthorized, "unauthorized", "Unauthorized",
+				"send Authorization: Bearer <token>", task.FieldError{Field: "Authorization", Message: "a bearer token is required"})
+		}
+		claims, err := v.Verify(c.UserContext(), raw)
+		if err != nil {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="taskflow", error="invalid_token"`)
+			return err
+		}
+		c.Locals(localUser, claims.UserID)
+		return c.Next()
+	}
+}
+
+// routes lists every resource and its methods, for 405 answers.
+var routes = []struct {
+	pattern *regexp.Regexp
+	allow   string
+}{
+	{regexp.MustCompile(`^/api/v1/tasks/?$`), "GET, POST"},
+	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/?$`), "GET, PATCH, DELETE"},
+	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/(complete|uncomplete)/?$`), "POST"},
+	{regexp.MustCompile(`^/api/v1/openapi\.json$`), "GET"},
+}
+
+func notFound(*fiber.App) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		for _, r := range routes {
+			if r.pattern.MatchString(c.Path()) {
+				c.Set(fiber.HeaderAllow, r.allow)
+				return fiber.ErrMethodNotAllowed
+			}
+		}
+		return fiber.ErrNotFound
+	}
+}
+
+func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		p := *toProblem(err)
+		p.Instance = c.Path()
+		p.CorrelationID = correlationID(c)
+		if p.Status >= 500 {
+			logger.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(),
+				"status", p.Status, "correlation_id", p.CorrelationID, "error", err)
+		}
+		c.Set(fiber.HeaderContentType, "application/problem+json")
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Status(p.Status).JSON(p, "application/problem+json")
+	}
+}

@@ -1,0 +1,223 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/taskflow/taskflow/actors"
+	"github.com/taskflow/taskflow/postgres"
+	"github.com/taskflow/taskflow/task"
+)
+
+// TaskWriter sends writes to the task's actor.
+type TaskWriter interface {
+	Create(ctx context.Context, id uuid.UUID, req actors.CreateRequest) (*actors.Reply, error)
+	Update(ctx context.Context, id uuid.UUID, req actors.UpdateRequest) (*actors.Reply, error)
+	Complete(ctx context.Context, id uuid.UUID, req actors.Request) (*actors.Reply, error)
+	Uncomplete(ctx context.Context, id uuid.UUID, req actors.Request) (*actors.Reply, error)
+	Delete(ctx context.Context, id uuid.UUID, req actors.Request) (*actors.Reply, error)
+}
+
+// TaskReader reads tasks straight from PostgreSQL. A write's response is
+// sent after its commit, so a read that follows it sees it.
+type TaskReader interface {
+	GetForUser(ctx context.Context, userID string, id uuid.UUID) (task.Task, error)
+	List(ctx context.Context, userID string, q postgres.ListQuery) (postgres.Page, error)
+	LookupIdempotency(ctx context.Context, userID string, idem task.IdempotencyKey) (*task.Task, bool, error)
+}
+
+// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
+const MaxIdempotencyKeyLen = 255
+
+type listResponse struct {
+	Items      []task.Task `json:"items"`
+	NextCursor *string     `json:"next_cursor"`
+}
+
+type taskHandlers struct {
+	writer      TaskWriter
+	reader      TaskReader
+	callTimeout time.Duration
+	now         func() time.Time
+}
+
+func (h *taskHandlers) ctx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), h.callTimeout)
+}
+
+func (h *taskHandlers) create(c *fiber.Ctx) error {
+	user := userID(c)
+	draft, err := decodeDraft(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+
+	var idem *task.IdempotencyKey
+	if key := c.Get("Idempotency-Key"); key != "" {
+		if len(key) > MaxIdempotencyKeyLen || !printableASCII(key) {
+			return badParam("Idempotency-Key", "must be 1 to 255 printable ASCII characters")
+		}
+		canonical, _ := json.Marshal(draft)
+		sum := sha256.Sum256(canonical)
+		idem = &task.IdempotencyKey{Key: key, RequestHash: sum[:]}
+		replay, found, err := h.reader.LookupIdempotency(ctx, user, *idem)
+		if err != nil {
+			return err
+		}
+		if found {
+			return replayed(c, replay)
+		}
+	}
+	id := uuid.Must(uuid.NewV7())
+	reply, err := h.writer.Create(ctx, id, actors.CreateRequest{
+		Request:     actors.Request{UserID: user, CorrelationID: correlationID(c)},
+		Draft:       draft,
+		Idempotency: idem,
+	})
+	if err != nil {
+		return err
+	}
+	if err := reply.Err(); err != nil {
+		return err
+	}
+	if reply.Replayed {
+		return replayed(c, reply.Task)
+	}
+	c.Location("/api/v1/tasks/" + reply.Task.ID.String())
+	return sendTask(c, fiber.StatusCreated, reply.Task)
+}
+
+func replayed(c *fiber.Ctx, t *task.Task) error {
+	c.Set("Idempotent-Replayed", "true")
+	c.Location("/api/v1/tasks/" + t.ID.String())
+	return sendTask(c, fiber.StatusCreated, t)
+}
+
+func (h *taskHandlers) get(c *fiber.Ctx) error {
+	id, err := taskID(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+	t, err := h.reader.GetForUser(ctx, userID(c), id)
+	if err != nil {
+		return err
+	}
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && inm == etag(t.Version) {
+		c.Set(fiber.HeaderETag, etag(t.Version))
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	return sendTask(c, fiber.StatusOK, &t)
+}
+
+func (h *taskHandlers) list(c *fiber.Ctx) error {
+	q, err := parseListQuery(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+	page, err := h.reader.List(ctx, userID(c), q)
+	if err != nil {
+		return err
+	}
+	resp := listResponse{Items: page.Items}
+	if page.Next != nil {
+		s := page.Next.Encode()
+		resp.NextCursor = &s
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(fiber.StatusOK).JSON(resp)
+}
+
+func (h *taskHandlers) update(c *fiber.Ctx) error {
+	req, id, err := commandRequest(c)
+	if err != nil {
+		return err
+	}
+	patch, err := decodePatch(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+	reply, err := h.writer.Update(ctx, id, actors.UpdateRequest{Request: req, Patch: patch})
+	return answer(c, reply, err, fiber.StatusOK)
+}
+
+func (h *taskHandlers) command(call func(context.Context, uuid.UUID, actors.Request) (*actors.Reply, error), status int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		req, id, err := commandRequest(c)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := h.ctx(c)
+		defer cancel()
+		reply, err := call(ctx, id, req)
+		return answer(c, reply, err, status)
+	}
+}
+
+func answer(c *fiber.Ctx, reply *actors.Reply, err error, status int) error {
+	if err != nil {
+		return err
+	}
+	if err := reply.Err(); err != nil {
+		return err
+	}
+	if status == fiber.StatusNoContent {
+		return c.SendStatus(status)
+	}
+	return sendTask(c, status, reply.Task)
+}
+
+func commandRequest(c *fiber.Ctx) (actors.Request, uuid.UUID, error) {
+	id, err := taskID(c)
+	if err != nil {
+		return actors.Request{}, uuid.Nil, err
+	}
+	req := actors.Request{UserID: userID(c), CorrelationID: correlationID(c)}
+	if im := c.Get(fiber.HeaderIfMatch); im != "" && im != "*" {
+		v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(im, "W/"), `"`), 10, 64)
+		if err != nil || v < 1 {
+			return actors.Request{}, uuid.Nil, badParam("If-Match", `must be an ETag from this API, like "3"`)
+		}
+		req.IfMatch = v
+	}
+	return req, id, nil
+}
+
+func taskID(c *fiber.Ctx) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return uuid.Nil, badParam("id", "must be a task id (a UUID)")
+	}
+	return id, nil
+}
+
+func sendTask(c *fiber.Ctx, status int, t *task.Task) error {
+	c.Set(fiber.HeaderETag, etag(t.Version))
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(t)
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return s != ""
+}
