@@ -1,0 +1,126 @@
+// Command api serves TaskFlow's public REST API.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/taskflow/taskflow/actors"
+	"github.com/taskflow/taskflow/api"
+	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/internal/platform"
+	"github.com/taskflow/taskflow/postgres"
+)
+
+type config struct {
+	Port         int
+	DaprHTTPPort int
+	DaprGRPCPort int
+	DatabaseURL  string
+	DBMaxConns   int
+	LogLevel     string
+	Auth         auth.Config
+	API          api.Config
+}
+
+func loadConfig(env *platform.Env) (config, error) {
+	c := config{
+		Port:         env.Port("APP_PORT", 8080),
+		DaprHTTPPort: env.Port("DAPR_HTTP_PORT", 3500),
+		DaprGRPCPort: env.Port("DAPR_GRPC_PORT", 50001),
+		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
+		DBMaxConns:   env.Int("DB_MAX_CONNS", 16, 1, 1000),
+		LogLevel:     env.String("LOG_LEVEL", "info"),
+		Auth:         platform.AuthConfig(env),
+		API: api.Config{
+			BodyLimit:   env.Int("API_BODY_LIMIT", 64<<10, 1<<10, 16<<20),
+			CallTimeout: env.Duration("API_CALL_TIMEOUT", 15*time.Second, 100*time.Millisecond),
+		},
+	}
+	return c, env.Err()
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, cfgErr := loadConfig(platform.NewEnv())
+	logger, err := platform.NewLogger(os.Stdout, cfg.LogLevel, "api")
+	if err != nil {
+		cfgErr = errors.Join(cfgErr, err)
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if cfgErr != nil {
+		logger.Error("invalid configuration", "error", cfgErr)
+		os.Exit(2)
+	}
+	if err := run(ctx, cfg, logger); err != nil {
+		logger.Error("api app failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	verifier, err := auth.New(ctx, cfg.Auth, logger)
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns), logger)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	connectCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	client, err := platform.DaprClient(connectCtx, cfg.DaprGRPCPort)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	checks := platform.Checks{"postgres": platform.DatabaseCheck(pool), "dapr": platform.SidecarCheck(cfg.DaprHTTPPort)}
+	app, err := api.New(cfg.API, api.Deps{
+		Writer:   actors.NewClient(client),
+		Reader:   postgres.NewTasks(pool),
+		Verifier: verifier,
+		Registry: reg,
+		Extra: map[string]http.Handler{
+			"/health/live":  platform.LiveHandler(),
+			"/health/ready": platform.ReadyHandler(checks),
+			"/metrics":      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		},
+	}, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return err
+	}
+	logger.InfoContext(ctx, "api listening", "port", cfg.Port)
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if err := app.ShutdownWithTimeout(20 * time.Second); err != nil {
+		return err
+	}
+	return <-errc
+}
