@@ -23,11 +23,12 @@ func NewOutbox(pool *pgxpool.Pool) *Outbox { return &Outbox{pool: pool} }
 
 // Message is one unsent outbox row.
 type Message struct {
-	ID      int64
-	EventID uuid.UUID
-	TaskID  uuid.UUID
-	Topic   string
-	Payload []byte // a structured CloudEvent
+	ID        int64
+	EventID   uuid.UUID
+	TaskID    uuid.UUID
+	Topic     string
+	Payload   []byte // a structured CloudEvent
+	CreatedAt time.Time
 }
 
 // Lease is the relay's leadership: a session advisory lock held on one
@@ -58,7 +59,7 @@ func (o *Outbox) TryLease(ctx context.Context) (*Lease, bool, error) {
 
 // Fetch returns up to limit unsent messages in commit-safe id order.
 func (l *Lease) Fetch(ctx context.Context, limit int) ([]Message, error) {
-	rows, err := l.conn.Query(ctx, `SELECT id, event_id, task_id, topic, payload::text FROM outbox
+	rows, err := l.conn.Query(ctx, `SELECT id, event_id, task_id, topic, payload::text, created_at FROM outbox
 		WHERE sent_at IS NULL ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("fetch outbox: %w", err)
@@ -66,7 +67,7 @@ func (l *Lease) Fetch(ctx context.Context, limit int) ([]Message, error) {
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
 		var m Message
 		var payload string
-		err := r.Scan(&m.ID, &m.EventID, &m.TaskID, &m.Topic, &payload)
+		err := r.Scan(&m.ID, &m.EventID, &m.TaskID, &m.Topic, &payload, &m.CreatedAt)
 		m.Payload = []byte(payload)
 		return m, err
 	})
