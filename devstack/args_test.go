@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -143,16 +144,16 @@ func fakeBins(tb testing.TB, names ...string) string {
 	return dir
 }
 
-func planRepo(tb testing.TB, free bool) *Stack {
+func planRepo(tb testing.TB, free bool, replicas map[string]int) *Stack {
 	tb.Helper()
 	rf, err := LoadRunFile("../dapr.yaml")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	s := &Stack{
-		opts:    Options{AppBinDir: fakeBins(tb, "actors", "api", "notifier", "auditor"), FreePorts: free},
+		opts:    Options{AppBinDir: fakeBins(tb, "actors", "api", "notifier", "auditor"), FreePorts: free, Replicas: replicas},
 		runFile: rf,
-		apps:    map[string]*appState{},
+		apps:    map[string][]*instance{},
 	}
 	if err := s.plan(); err != nil {
 		tb.Fatal(err)
@@ -162,7 +163,7 @@ func planRepo(tb testing.TB, free bool) *Stack {
 
 func TestPlanKeepsRunFilePorts(t *testing.T) {
 	t.Parallel()
-	s := planRepo(t, false)
+	s := planRepo(t, false, nil)
 	if a := s.App("actors"); a.AppPort != 8083 || a.DaprHTTPPort != 3501 || a.DaprGRPCPort != 50011 || a.MetricsPort != 9191 ||
 		a.DaprInternalGRPCPort == 0 || a.URL != "http://127.0.0.1:8083" || a.DaprURL != "http://127.0.0.1:3501" {
 		t.Errorf("actors = %+v", a)
@@ -182,11 +183,78 @@ func TestPlanKeepsRunFilePorts(t *testing.T) {
 	if got := s.Apps(); len(got) != 4 || got[0].ID != "actors" || got[3].ID != "auditor" {
 		t.Errorf("Apps() = %+v", got)
 	}
+	if got := s.Instances("api"); len(got) != 1 || got[0] != s.App("api") {
+		t.Errorf("Instances(api) = %+v, want only App(api)", got)
+	}
+	if got := s.Instances("nope"); got != nil {
+		t.Errorf("Instances(nope) = %+v, want nil", got)
+	}
+}
+
+func TestPlanReplicas(t *testing.T) {
+	t.Parallel()
+	for _, free := range []bool{false, true} {
+		t.Run(fmt.Sprintf("FreePorts=%v", free), func(t *testing.T) {
+			t.Parallel()
+			s := planRepo(t, free, map[string]int{"actors": 2, "notifier": 3})
+			runFile := map[int]bool{50005: true, 50006: true}
+			for _, a := range s.runFile.Apps {
+				for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort} {
+					runFile[p] = true
+				}
+			}
+			seen := map[int]string{}
+			for _, id := range []string{"actors", "api", "notifier", "auditor"} {
+				insts := s.Instances(id)
+				want := map[string]int{"actors": 2, "notifier": 3}[id]
+				if want == 0 {
+					want = 1
+				}
+				if len(insts) != want {
+					t.Fatalf("%s: %d instances, want %d", id, len(insts), want)
+				}
+				if insts[0] != s.App(id) {
+					t.Errorf("%s: App() = %+v, want instance 0 %+v", id, s.App(id), insts[0])
+				}
+				cfg, _ := s.runFile.App(id)
+				for i, a := range insts {
+					if a.ID != id || a.Instance != i {
+						t.Errorf("Instances(%s)[%d] = %+v", id, i, a)
+					}
+					ports := map[string]int{"app": a.AppPort, "http": a.DaprHTTPPort, "grpc": a.DaprGRPCPort,
+						"internal": a.DaprInternalGRPCPort, "metrics": a.MetricsPort}
+					for what, p := range ports {
+						what = fmt.Sprintf("%s[%d] %s", id, i, what)
+						if prev, ok := seen[p]; ok || p <= 0 {
+							t.Errorf("%s port %d: also used by %q", what, p, prev)
+						}
+						seen[p] = what
+						// Only instance 0 without FreePorts may use the run file's ports.
+						if (free || i > 0) && runFile[p] {
+							t.Errorf("%s port %d is a run-file port", what, p)
+						}
+					}
+					if !free && i == 0 && (a.AppPort != cfg.AppPort || a.DaprHTTPPort != cfg.DaprHTTPPort ||
+						a.DaprGRPCPort != cfg.DaprGRPCPort || a.MetricsPort != cfg.MetricsPort) {
+						t.Errorf("%s[0] = %+v: want the run file's ports", id, a)
+					}
+					if a.URL != fmt.Sprintf("http://127.0.0.1:%d", a.AppPort) || a.DaprURL != fmt.Sprintf("http://127.0.0.1:%d", a.DaprHTTPPort) {
+						t.Errorf("%s[%d] URLs %s %s", id, i, a.URL, a.DaprURL)
+					}
+				}
+			}
+			names := []string{s.apps["notifier"][0].name(), s.apps["notifier"][0].sidecarName(),
+				s.apps["notifier"][2].name(), s.apps["notifier"][2].sidecarName()}
+			if want := []string{"notifier", "notifier-daprd", "notifier-2", "notifier-2-daprd"}; !reflect.DeepEqual(names, want) {
+				t.Errorf("log names %q, want %q", names, want)
+			}
+		})
+	}
 }
 
 func TestPlanFreePortsReplacesEveryPort(t *testing.T) {
 	t.Parallel()
-	s := planRepo(t, true)
+	s := planRepo(t, true, nil)
 	fixed := map[int]bool{50005: true, 50006: true}
 	for _, a := range s.runFile.Apps {
 		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort} {
@@ -230,6 +298,8 @@ func TestPlanErrors(t *testing.T) {
 		{"not executable", "version: 1\napps: [{appID: a, appDirPath: svc, command: [./notexec]}]", "is not an executable file"},
 		{"not in PATH", "version: 1\napps: [{appID: a, appDirPath: svc, command: [no-such-devstack-cmd]}]", "executable file not found"},
 		{"reserved name", "version: 1\napps: [{appID: placement, appDirPath: svc}]", "clashes with a log name"},
+		// With Replicas {a: 2} (as in every case), instance 1 of a logs as "a-1".
+		{"replica name", "version: 1\napps: [{appID: a-1, appDirPath: svc}, {appID: a, appDirPath: svc}]", "app a: its name clashes"},
 		{
 			"two placements",
 			"version: 1\napps: [{appID: a, appDirPath: svc, placementHostAddress: 'localhost:1'}, {appID: b, appDirPath: svc, placementHostAddress: 'localhost:2'}]",
@@ -243,11 +313,31 @@ func TestPlanErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := &Stack{runFile: rf, apps: map[string]*appState{}}
+			s := &Stack{runFile: rf, apps: map[string][]*instance{}, opts: Options{Replicas: map[string]int{"a": 2}}}
 			if err := s.plan(); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("plan() = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestPlanReportsEveryReplicasError(t *testing.T) {
+	t.Parallel()
+	rf, err := ParseRunFile(filepath.Join(t.TempDir(), "dapr.yaml"),
+		[]byte("version: 1\napps: [{appID: a, appDirPath: .}, {appID: b, appDirPath: .}, {appID: c, appDirPath: .}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Stack{runFile: rf, apps: map[string][]*instance{},
+		opts: Options{Replicas: map[string]int{"a": 0, "b": -1, "c": 2, "nope": 2}}}
+	err = s.plan()
+	for _, want := range []string{"app a: 0 instances", "app b: -1 instances", `no app "nope"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("plan() = %v, want an error containing %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "app c") {
+		t.Errorf("plan() = %v: c's 2 replicas are fine", err)
 	}
 }
 

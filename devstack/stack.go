@@ -7,7 +7,10 @@
 // Every process runs in its own process group and is killed when the process
 // that started it dies, so an interrupted test leaves nothing behind. Output
 // goes to StateDir/logs/<name>.log, where name is "kafka", "placement",
-// "scheduler", the app ID, or the app ID followed by "-daprd".
+// "scheduler", the app ID, or the app ID followed by "-daprd". An app run as
+// several instances (Options.Replicas) has one app and one daprd per
+// instance; instance 0 keeps the names above, instance i >= 1 logs as
+// "<appID>-<i>" and "<appID>-<i>-daprd".
 package devstack
 
 import (
@@ -22,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +63,14 @@ type Options struct {
 	Env map[string]string
 	// AppEnv is extra environment per app ID, over Env (e.g. failpoints).
 	AppEnv map[string]map[string]string
+	// Replicas runs an app as several instances with the same Dapr app ID,
+	// as a Kubernetes Deployment's replicas would: app ID -> number of
+	// instances, default 1. Each instance has its own app process, daprd and
+	// ports; they share placement, so actors spread over the instances and
+	// move when one stops. Instance 0 keeps the run file's ports (unless
+	// FreePorts); instances 1 and up always get free ones. Every instance gets
+	// the same environment, with its own ports, and TASKFLOW_INSTANCE=<i>.
+	Replicas map[string]int
 	// Kafka starts devkafka first, unless KAFKA_BROKERS is set in Env or in
 	// the process environment, and gives everyone KAFKA_BROKERS.
 	Kafka bool
@@ -126,9 +138,10 @@ func (o *Options) setDefaults() error {
 	return errors.Join(errs...)
 }
 
-// App describes one running app of a Stack.
+// App describes one running app of a Stack, or one instance of it.
 type App struct {
 	ID                   string
+	Instance             int // 0 up to Options.Replicas[ID]-1
 	AppPort              int // 0 when the app has no port
 	DaprHTTPPort         int
 	DaprGRPCPort         int
@@ -139,8 +152,10 @@ type App struct {
 }
 
 // Stack is a running local stack. Its methods are safe for concurrent use;
-// operations on one app (StartApp, StopApp, KillApp) run one at a time, and
-// Close interrupts any of them that is waiting for health. After Close, the
+// operations on one instance of an app (StartInstance, StopInstance,
+// KillInstance, and StartApp, StopApp, KillApp for instance 0) run one at a
+// time, operations on different instances run concurrently, and Close
+// interrupts any of them that is waiting for health. After Close, the
 // methods that start or stop processes return ErrClosed.
 type Stack struct {
 	opts         Options
@@ -148,10 +163,10 @@ type Stack struct {
 	runFile      *RunFile
 	env          map[string]string // Options.Env plus KAFKA_BROKERS if devkafka runs
 	kafkaBrokers string
-	placement    *placementPorts // nil: no app uses actors
-	scheduler    *schedulerPorts // nil: no app uses the scheduler
-	apps         map[string]*appState
-	order        []string // app IDs in run-file order
+	placement    *placementPorts        // nil: no app uses actors
+	scheduler    *schedulerPorts        // nil: no app uses the scheduler
+	apps         map[string][]*instance // app ID -> instances in index order, at least one
+	order        []string               // app IDs in run-file order
 	console      *consoleWriter
 	http         *http.Client
 
@@ -160,28 +175,42 @@ type Stack struct {
 	failed   chan struct{} // closed at the first unexpected exit
 	closedCh chan struct{} // closed once Close has stopped everything
 
-	mu        sync.Mutex // guards the fields below and appState.app/.sidecar
+	mu        sync.Mutex // guards the fields below and instance.app/.sidecar
 	closing   bool
 	infra     []*process // kafka, placement, scheduler as started
 	failErr   error
 	closeOnce sync.Once
 }
 
-type appState struct {
+// instance is one replica of an app: its daprd and its process.
+type instance struct {
 	cfg   AppConfig
+	index int
 	ports sidecarPorts
-	op    sync.Mutex // serialises StartApp, StopApp and KillApp of this app
+	op    sync.Mutex // serialises StartInstance, StopInstance and KillInstance of this instance
 
 	app, sidecar *process // guarded by Stack.mu; nil when never started
 }
 
+// name is the instance's log name: the app ID for instance 0, else
+// "<appID>-<i>".
+func (in *instance) name() string {
+	if in.index == 0 {
+		return in.cfg.AppID
+	}
+	return in.cfg.AppID + "-" + strconv.Itoa(in.index)
+}
+
+func (in *instance) sidecarName() string { return in.name() + "-daprd" }
+
 // Start starts the stack described by opts: devkafka (if asked), placement
-// and scheduler (if any app uses them), then in run-file order each app's
-// daprd and, once the sidecar's /v1.0/healthz/outbound answers 204, the app.
-// It returns when every app's /health/ready answers 200 and then its daprd's
-// /v1.0/healthz answers 204 (fully connected). ctx bounds startup
-// only: stop the stack with Close. On failure everything started is stopped
-// and the error names the process and quotes the tail of its log.
+// and scheduler (if any app uses them), then in run-file order, instance by
+// instance, each app's daprd and, once the sidecar's /v1.0/healthz/outbound
+// answers 204, the app. It returns when every instance's /health/ready
+// answers 200 and then its daprd's /v1.0/healthz answers 204 (fully
+// connected). ctx bounds startup only: stop the stack with Close. On failure
+// everything started is stopped and the error names the process and quotes
+// the tail of its log.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
@@ -195,7 +224,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		logger:   opts.Logger.With("component", "devstack"),
 		runFile:  rf,
 		env:      maps.Clone(opts.Env),
-		apps:     map[string]*appState{},
+		apps:     map[string][]*instance{},
 		failed:   make(chan struct{}),
 		closedCh: make(chan struct{}),
 		http: &http.Client{
@@ -223,7 +252,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	return s, nil
 }
 
-// plan assigns every port and checks app commands before anything starts.
+// plan assigns every port, checks app commands and Options.Replicas before
+// anything starts.
 func (s *Stack) plan() error {
 	pool := newPortPool()
 	free := s.opts.FreePorts
@@ -232,7 +262,7 @@ func (s *Stack) plan() error {
 			pool.reserve(a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.DaprInternalGRPCPort, a.MetricsPort, a.ProfilePort)
 		}
 	}
-	var errs []error
+	errs := []error{s.checkReplicas()}
 	pick := func(fixed int) int {
 		if fixed > 0 && !free {
 			return fixed
@@ -264,29 +294,59 @@ func (s *Stack) plan() error {
 
 	reserved := map[string]bool{"kafka": true, "placement": true, "scheduler": true}
 	for _, a := range s.runFile.Apps {
-		if reserved[a.AppID] || reserved[a.AppID+"-daprd"] {
-			errs = append(errs, fmt.Errorf("app %s: its name clashes with a log name devstack uses", a.AppID))
-		}
-		reserved[a.AppID], reserved[a.AppID+"-daprd"] = true, true
-		ports := sidecarPorts{
-			HTTP:     pick(a.DaprHTTPPort),
-			GRPC:     pick(a.DaprGRPCPort),
-			Internal: pick(a.DaprInternalGRPCPort),
-			Metrics:  pick(a.MetricsPort),
-		}
-		if a.AppPort > 0 {
-			ports.App = pick(a.AppPort)
-		}
-		if a.EnableProfiling {
-			ports.Profile = pick(a.ProfilePort)
-		}
 		if len(a.Command) > 0 {
 			if _, err := s.appCommand(a); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		s.apps[a.AppID] = &appState{cfg: a, ports: ports}
+		clash := false
+		for i := range max(1, s.opts.Replicas[a.AppID]) {
+			in := &instance{cfg: a, index: i}
+			for _, name := range []string{in.name(), in.sidecarName()} {
+				clash = clash || reserved[name]
+				reserved[name] = true
+			}
+			// Only instance 0 may use the run file's ports: the others
+			// would collide with it.
+			port := func(fixed int) int {
+				if i > 0 {
+					return pick(0)
+				}
+				return pick(fixed)
+			}
+			in.ports = sidecarPorts{
+				HTTP:     port(a.DaprHTTPPort),
+				GRPC:     port(a.DaprGRPCPort),
+				Internal: port(a.DaprInternalGRPCPort),
+				Metrics:  port(a.MetricsPort),
+			}
+			if a.AppPort > 0 {
+				in.ports.App = port(a.AppPort)
+			}
+			if a.EnableProfiling {
+				in.ports.Profile = port(a.ProfilePort)
+			}
+			s.apps[a.AppID] = append(s.apps[a.AppID], in)
+		}
+		if clash {
+			errs = append(errs, fmt.Errorf("app %s: its name clashes with a log name devstack uses", a.AppID))
+		}
 		s.order = append(s.order, a.AppID)
+	}
+	return errors.Join(errs...)
+}
+
+// checkReplicas reports every app ID of Options.Replicas that the run file
+// lacks and every count below 1.
+func (s *Stack) checkReplicas() error {
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(s.opts.Replicas)) {
+		if _, ok := s.runFile.App(id); !ok {
+			errs = append(errs, fmt.Errorf("Replicas: no app %q in %s", id, s.runFile.Path))
+		}
+		if n := s.opts.Replicas[id]; n < 1 {
+			errs = append(errs, fmt.Errorf("Replicas: app %s: %d instances, want at least 1", id, n))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -345,24 +405,25 @@ func (s *Stack) start(ctx context.Context) error {
 		}
 	}
 
-	// Sidecar first, then its app, app by app in file order; the apps then
-	// come up together.
-	var started []*appState
+	// Sidecar first, then its app, instance by instance and app by app in
+	// file order; the apps then come up together.
+	var started []*instance
 	for _, id := range s.order {
-		a := s.apps[id]
-		if err := s.startSidecar(ctx, a); err != nil {
-			return err
+		for _, in := range s.apps[id] {
+			if err := s.startSidecar(ctx, in); err != nil {
+				return err
+			}
+			if len(in.cfg.Command) == 0 {
+				continue // a sidecar alone: outbound readiness is all it can reach
+			}
+			if _, err := s.spawnApp(in, nil); err != nil {
+				return err
+			}
+			started = append(started, in)
 		}
-		if len(a.cfg.Command) == 0 {
-			continue // a sidecar alone: outbound readiness is all it can reach
-		}
-		if _, err := s.spawnApp(a, nil); err != nil {
-			return err
-		}
-		started = append(started, a)
 	}
-	for _, a := range started {
-		if err := s.waitApp(ctx, a); err != nil {
+	for _, in := range started {
+		if err := s.waitApp(ctx, in); err != nil {
 			return err
 		}
 	}
@@ -409,73 +470,89 @@ func (s *Stack) startKafka(ctx context.Context) error {
 	return nil
 }
 
-// startSidecar starts a's daprd and waits for its outbound readiness.
-func (s *Stack) startSidecar(ctx context.Context, a *appState) error {
+// startSidecar starts in's daprd and waits for its outbound readiness.
+func (s *Stack) startSidecar(ctx context.Context, in *instance) error {
 	var placementAddr, schedulerAddr string
-	if a.cfg.PlacementHostAddress != "" {
+	if in.cfg.PlacementHostAddress != "" {
 		placementAddr = s.placement.addr()
 	}
-	if a.cfg.SchedulerHostAddress != "" {
+	if in.cfg.SchedulerHostAddress != "" {
 		schedulerAddr = s.scheduler.addr()
 	}
 	spec := procSpec{
-		name: a.cfg.AppID + "-daprd",
+		name: in.sidecarName(),
 		path: filepath.Join(s.opts.DaprBinDir, "daprd"),
-		args: daprdArgs(a.cfg, a.ports, placementAddr, schedulerAddr),
-		dir:  a.cfg.AppDirPath,
-		env:  mergeEnv(os.Environ(), a.cfg.Env, s.env),
+		args: daprdArgs(in.cfg, in.ports, placementAddr, schedulerAddr),
+		dir:  in.cfg.AppDirPath,
+		env:  mergeEnv(os.Environ(), in.cfg.Env, s.env),
 	}
-	if a.cfg.DaprdLogDestination.toConsole() {
+	if in.cfg.DaprdLogDestination.toConsole() {
 		spec.console = s.consoleFor(spec.name)
 	}
-	p, err := s.spawn(spec, func(p *process) { a.sidecar = p })
+	p, err := s.spawn(spec, func(p *process) { in.sidecar = p })
 	if err != nil {
 		return err
 	}
-	return s.waitHTTP(ctx, p, a.daprURL()+"/v1.0/healthz/outbound", http.StatusNoContent)
+	return s.waitHTTP(ctx, p, in.daprURL()+"/v1.0/healthz/outbound", http.StatusNoContent)
 }
 
-// spawnApp starts a's command; extra is environment for this start only.
-func (s *Stack) spawnApp(a *appState, extra map[string]string) (*process, error) {
-	cmd, err := s.appCommand(a.cfg)
+// spawnApp starts in's command; extra is environment for this start only.
+// TASKFLOW_INSTANCE comes last: it names the process, nothing may change it.
+func (s *Stack) spawnApp(in *instance, extra map[string]string) (*process, error) {
+	cmd, err := s.appCommand(in.cfg)
 	if err != nil {
 		return nil, err
 	}
 	spec := procSpec{
-		name:    a.cfg.AppID,
-		path:    cmd[0],
-		args:    cmd[1:],
-		dir:     a.cfg.AppDirPath,
-		env:     mergeEnv(os.Environ(), appEnv(a.cfg, a.ports), s.env, s.opts.AppEnv[a.cfg.AppID], extra),
-		console: s.consoleFor(a.cfg.AppID),
+		name: in.name(),
+		path: cmd[0],
+		args: cmd[1:],
+		dir:  in.cfg.AppDirPath,
+		env: mergeEnv(os.Environ(), appEnv(in.cfg, in.ports), s.env, s.opts.AppEnv[in.cfg.AppID], extra,
+			map[string]string{"TASKFLOW_INSTANCE": strconv.Itoa(in.index)}),
+		console: s.consoleFor(in.name()),
 	}
-	return s.spawn(spec, func(p *process) { a.app = p })
+	return s.spawn(spec, func(p *process) { in.app = p })
 }
 
-// waitApp waits until a's app answers /health/ready and then until its
+// waitApp waits until in's app answers /health/ready and then until its
 // daprd is fully healthy (/v1.0/healthz: app channel, placement and
 // scheduler connected), so callers can use the stack at once.
-func (s *Stack) waitApp(ctx context.Context, a *appState) error {
+func (s *Stack) waitApp(ctx context.Context, in *instance) error {
 	s.mu.Lock()
-	app, sidecar := a.app, a.sidecar
+	app, sidecar := in.app, in.sidecar
 	s.mu.Unlock()
-	if app != nil && a.ports.App != 0 {
-		if err := s.waitHTTP(ctx, app, a.appURL()+"/health/ready", http.StatusOK); err != nil {
+	if app != nil && in.ports.App != 0 {
+		if err := s.waitHTTP(ctx, app, in.appURL()+"/health/ready", http.StatusOK); err != nil {
 			return err
 		}
 	}
-	return s.waitHTTP(ctx, sidecar, a.daprURL()+"/v1.0/healthz", http.StatusNoContent)
+	return s.waitHTTP(ctx, sidecar, in.daprURL()+"/v1.0/healthz", http.StatusNoContent)
 }
 
-func (a *appState) daprURL() string {
-	return "http://" + net.JoinHostPort(loopback, strconv.Itoa(a.ports.HTTP))
+func (in *instance) daprURL() string {
+	return "http://" + net.JoinHostPort(loopback, strconv.Itoa(in.ports.HTTP))
 }
 
-func (a *appState) appURL() string {
-	if a.ports.App == 0 {
+func (in *instance) appURL() string {
+	if in.ports.App == 0 {
 		return ""
 	}
-	return "http://" + net.JoinHostPort(loopback, strconv.Itoa(a.ports.App))
+	return "http://" + net.JoinHostPort(loopback, strconv.Itoa(in.ports.App))
+}
+
+func (in *instance) info() App {
+	return App{
+		ID:                   in.cfg.AppID,
+		Instance:             in.index,
+		AppPort:              in.ports.App,
+		DaprHTTPPort:         in.ports.HTTP,
+		DaprGRPCPort:         in.ports.GRPC,
+		DaprInternalGRPCPort: in.ports.Internal,
+		MetricsPort:          in.ports.Metrics,
+		URL:                  in.appURL(),
+		DaprURL:              in.daprURL(),
+	}
 }
 
 // appCommand resolves the app's command line: "./bin/X" and "bin/X" move to
@@ -614,26 +691,33 @@ func (s *Stack) waitReady(ctx context.Context, p *process, what string, check fu
 	}
 }
 
-// App returns the ports and URL of the app with the given ID; the zero App
-// if there is none.
+// App returns the ports and URL of the app with the given ID (of its
+// instance 0); the zero App if there is none.
 func (s *Stack) App(appID string) App {
-	a, ok := s.apps[appID]
+	insts, ok := s.apps[appID]
 	if !ok {
 		return App{}
 	}
-	return App{
-		ID:                   appID,
-		AppPort:              a.ports.App,
-		DaprHTTPPort:         a.ports.HTTP,
-		DaprGRPCPort:         a.ports.GRPC,
-		DaprInternalGRPCPort: a.ports.Internal,
-		MetricsPort:          a.ports.Metrics,
-		URL:                  a.appURL(),
-		DaprURL:              a.daprURL(),
-	}
+	return insts[0].info()
 }
 
-// Apps returns every app in run-file order.
+// Instances returns every instance of the app with the given ID, in index
+// order; nil if there is none. Instance i's processes log as LogPath names
+// "<appID>-<i>" and "<appID>-<i>-daprd", instance 0's as the app ID and
+// "<appID>-daprd".
+func (s *Stack) Instances(appID string) []App {
+	insts := s.apps[appID]
+	if len(insts) == 0 {
+		return nil
+	}
+	out := make([]App, 0, len(insts))
+	for _, in := range insts {
+		out = append(out, in.info())
+	}
+	return out
+}
+
+// Apps returns every app (its instance 0) in run-file order.
 func (s *Stack) Apps() []App {
 	out := make([]App, 0, len(s.order))
 	for _, id := range s.order {
@@ -663,7 +747,8 @@ func (s *Stack) SchedulerAddress() string {
 }
 
 // LogPath returns the log file of the named process: "kafka", "placement",
-// "scheduler", an app ID, or an app ID followed by "-daprd".
+// "scheduler", an app ID, or an app ID followed by "-daprd"; for instance
+// i >= 1 of an app, "<appID>-<i>" or "<appID>-<i>-daprd".
 func (s *Stack) LogPath(name string) string {
 	return filepath.Join(s.opts.StateDir, "logs", name+".log")
 }
@@ -682,42 +767,52 @@ func (s *Stack) PIDs() map[string]int {
 	for _, p := range s.infra {
 		add(p)
 	}
-	for _, a := range s.apps {
-		add(a.app)
-		add(a.sidecar)
+	for _, insts := range s.apps {
+		for _, in := range insts {
+			add(in.app)
+			add(in.sidecar)
+		}
 	}
 	return pids
 }
 
-func (s *Stack) lookup(appID string) (*appState, error) {
-	a, ok := s.apps[appID]
+func (s *Stack) lookup(appID string, i int) (*instance, error) {
+	insts, ok := s.apps[appID]
 	if !ok {
 		return nil, fmt.Errorf("devstack: no app %q in %s", appID, s.runFile.Path)
 	}
-	return a, nil
+	if i < 0 || i >= len(insts) {
+		return nil, fmt.Errorf("devstack: app %s has %d instances, no instance %d", appID, len(insts), i)
+	}
+	return insts[i], nil
 }
 
-// procs returns the app's processes, or ErrClosed.
-func (s *Stack) procs(a *appState) (app, sidecar *process, err error) {
+// procs returns the instance's processes, or ErrClosed.
+func (s *Stack) procs(in *instance) (app, sidecar *process, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return nil, nil, ErrClosed
 	}
-	return a.app, a.sidecar, nil
+	return in.app, in.sidecar, nil
 }
 
-// StopApp stops an app gracefully (SIGTERM, SIGKILL after Options.StopGrace
-// or when ctx is done) and, if sidecarToo, then its daprd. Its exit does not
-// count as unexpected for Wait.
+// StopApp stops instance 0 of an app: see StopInstance.
 func (s *Stack) StopApp(ctx context.Context, appID string, sidecarToo bool) error {
-	a, err := s.lookup(appID)
+	return s.StopInstance(ctx, appID, 0, sidecarToo)
+}
+
+// StopInstance stops instance i of an app gracefully (SIGTERM, SIGKILL after
+// Options.StopGrace or when ctx is done) and, if sidecarToo, then its daprd.
+// Its exit does not count as unexpected for Wait.
+func (s *Stack) StopInstance(ctx context.Context, appID string, i int, sidecarToo bool) error {
+	in, err := s.lookup(appID, i)
 	if err != nil {
 		return err
 	}
-	a.op.Lock()
-	defer a.op.Unlock()
-	app, sidecar, err := s.procs(a)
+	in.op.Lock()
+	defer in.op.Unlock()
+	app, sidecar, err := s.procs(in)
 	if err != nil {
 		return err
 	}
@@ -727,21 +822,26 @@ func (s *Stack) StopApp(ctx context.Context, appID string, sidecarToo bool) erro
 	if sidecarToo && sidecar != nil {
 		sidecar.stop(ctx, s.opts.StopGrace)
 	}
-	s.logger.InfoContext(ctx, "stopped app", "app", appID, "sidecar_too", sidecarToo)
+	s.logger.InfoContext(ctx, "stopped app", "app", appID, "instance", i, "sidecar_too", sidecarToo)
 	return nil
 }
 
-// KillApp sends SIGKILL to an app and, if sidecarToo, to its daprd, as a
-// crash would, and waits until they are gone. The exit does not count as
-// unexpected for Wait.
+// KillApp kills instance 0 of an app: see KillInstance.
 func (s *Stack) KillApp(appID string, sidecarToo bool) error {
-	a, err := s.lookup(appID)
+	return s.KillInstance(appID, 0, sidecarToo)
+}
+
+// KillInstance sends SIGKILL to instance i of an app and, if sidecarToo, to
+// its daprd, as a crash would, and waits until they are gone. The exit does
+// not count as unexpected for Wait.
+func (s *Stack) KillInstance(appID string, i int, sidecarToo bool) error {
+	in, err := s.lookup(appID, i)
 	if err != nil {
 		return err
 	}
-	a.op.Lock()
-	defer a.op.Unlock()
-	app, sidecar, err := s.procs(a)
+	in.op.Lock()
+	defer in.op.Unlock()
+	app, sidecar, err := s.procs(in)
 	if err != nil {
 		return err
 	}
@@ -751,22 +851,27 @@ func (s *Stack) KillApp(appID string, sidecarToo bool) error {
 	if sidecarToo && sidecar != nil {
 		sidecar.kill()
 	}
-	s.logger.Info("killed app", "app", appID, "sidecar_too", sidecarToo)
+	s.logger.Info("killed app", "app", appID, "instance", i, "sidecar_too", sidecarToo)
 	return nil
 }
 
-// StartApp (re)starts an app: a running instance is stopped gracefully
-// first, its daprd is started if it is not running, and StartApp returns
-// once the app is ready. extraEnv applies to this start only, over
-// Options.AppEnv. The ports stay those of the first start.
+// StartApp (re)starts instance 0 of an app: see StartInstance.
 func (s *Stack) StartApp(ctx context.Context, appID string, extraEnv map[string]string) error {
-	a, err := s.lookup(appID)
+	return s.StartInstance(ctx, appID, 0, extraEnv)
+}
+
+// StartInstance (re)starts instance i of an app: a running app process is
+// stopped gracefully first, its daprd is started if it is not running, and
+// StartInstance returns once the instance is ready. extraEnv applies to this
+// start only, over Options.AppEnv. The ports stay those of the first start.
+func (s *Stack) StartInstance(ctx context.Context, appID string, i int, extraEnv map[string]string) error {
+	in, err := s.lookup(appID, i)
 	if err != nil {
 		return err
 	}
-	a.op.Lock()
-	defer a.op.Unlock()
-	app, sidecar, err := s.procs(a)
+	in.op.Lock()
+	defer in.op.Unlock()
+	app, sidecar, err := s.procs(in)
 	if err != nil {
 		return err
 	}
@@ -774,20 +879,20 @@ func (s *Stack) StartApp(ctx context.Context, appID string, extraEnv map[string]
 		app.stop(ctx, s.opts.StopGrace)
 	}
 	if sidecar == nil || sidecar.exited() {
-		if err := s.startSidecar(ctx, a); err != nil {
-			return fmt.Errorf("devstack: restart %s: %w", appID, err)
+		if err := s.startSidecar(ctx, in); err != nil {
+			return fmt.Errorf("devstack: restart %s: %w", in.name(), err)
 		}
 	}
-	if len(a.cfg.Command) == 0 {
+	if len(in.cfg.Command) == 0 {
 		return nil
 	}
-	if _, err := s.spawnApp(a, extraEnv); err != nil {
-		return fmt.Errorf("devstack: restart %s: %w", appID, err)
+	if _, err := s.spawnApp(in, extraEnv); err != nil {
+		return fmt.Errorf("devstack: restart %s: %w", in.name(), err)
 	}
-	if err := s.waitApp(ctx, a); err != nil {
-		return fmt.Errorf("devstack: restart %s: %w", appID, err)
+	if err := s.waitApp(ctx, in); err != nil {
+		return fmt.Errorf("devstack: restart %s: %w", in.name(), err)
 	}
-	s.logger.InfoContext(ctx, "restarted app", "app", appID)
+	s.logger.InfoContext(ctx, "restarted app", "app", appID, "instance", i)
 	return nil
 }
 
@@ -804,10 +909,11 @@ func (s *Stack) Wait() error {
 	return s.failErr
 }
 
-// Close stops everything in reverse order: the apps, then the sidecars
-// (each tier in parallel, SIGTERM then SIGKILL after Options.StopGrace),
-// then scheduler, placement and devkafka. It returns once every process has
-// been reaped. Calling it again waits for the first call and returns nil.
+// Close stops everything in reverse order: the apps (every instance), then
+// the sidecars (each tier in parallel, SIGTERM then SIGKILL after
+// Options.StopGrace), then scheduler, placement and devkafka. It returns
+// once every process has been reaped. Calling it again waits for the first
+// call and returns nil.
 func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel() // ends readiness waits in progress
@@ -815,12 +921,13 @@ func (s *Stack) Close() error {
 		s.closing = true
 		var apps, sidecars []*process
 		for i := len(s.order) - 1; i >= 0; i-- {
-			a := s.apps[s.order[i]]
-			if a.app != nil {
-				apps = append(apps, a.app)
-			}
-			if a.sidecar != nil {
-				sidecars = append(sidecars, a.sidecar)
+			for _, in := range s.apps[s.order[i]] {
+				if in.app != nil {
+					apps = append(apps, in.app)
+				}
+				if in.sidecar != nil {
+					sidecars = append(sidecars, in.sidecar)
+				}
 			}
 		}
 		infra := s.infra

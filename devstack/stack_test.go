@@ -159,6 +159,7 @@ func TestStackIntegration(t *testing.T) {
 		FreePorts:  true,
 		Env:        map[string]string{"DEVSTACK_TEST_SECRET": secret},
 		AppEnv:     map[string]map[string]string{"echo": {"TESTAPP_FAILPOINT": "on"}},
+		Replicas:   map[string]int{"echo": 2},
 		Logger:     testLogger(t),
 		Console:    &console,
 	})
@@ -255,6 +256,84 @@ func TestStackIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("replicas have their own ports, env and logs", func(t *testing.T) {
+		insts := s.Instances("echo")
+		if len(insts) != 2 || insts[0] != app || insts[1].ID != "echo" || insts[1].Instance != 1 {
+			t.Fatalf("Instances(echo) = %+v", insts)
+		}
+		seen := map[int]bool{}
+		for _, in := range insts {
+			for _, p := range []int{in.AppPort, in.DaprHTTPPort, in.DaprGRPCPort, in.DaprInternalGRPCPort, in.MetricsPort} {
+				if p == 0 || seen[p] {
+					t.Errorf("instance %d: port %d is zero or shared: %+v", in.Instance, p, insts)
+				}
+				seen[p] = true
+			}
+			if status, body := get(t, in.URL+"/health/ready"); status != http.StatusOK {
+				t.Errorf("instance %d ready: %d %s", in.Instance, status, body)
+			}
+			if status, body := get(t, in.DaprURL+"/v1.0/healthz"); status != http.StatusNoContent {
+				t.Errorf("instance %d daprd healthz: %d %s", in.Instance, status, body)
+			}
+			// Invoking its own app ID, a sidecar calls its own app.
+			for key, want := range map[string]string{
+				"TASKFLOW_INSTANCE": strconv.Itoa(in.Instance),
+				"APP_ID":            "echo",
+				"APP_PORT":          strconv.Itoa(in.AppPort),
+				"DAPR_HTTP_PORT":    strconv.Itoa(in.DaprHTTPPort),
+				"TESTAPP_FAILPOINT": "on",
+				"TESTAPP_GREETING":  "app",
+			} {
+				if got := invokeEnv(t, in, key); got != want {
+					t.Errorf("instance %d env %s = %q, want %q", in.Instance, key, got, want)
+				}
+			}
+		}
+		log, err := os.ReadFile(s.LogPath("echo-1"))
+		if err != nil || !strings.Contains(string(log), "testapp: listening on 127.0.0.1:"+strconv.Itoa(insts[1].AppPort)) {
+			t.Errorf("echo-1 log (%v) lacks instance 1's start:\n%s", err, log)
+		}
+		log, err = os.ReadFile(s.LogPath("echo-1-daprd"))
+		if err != nil || !strings.Contains(string(log), "--dapr-http-port "+strconv.Itoa(insts[1].DaprHTTPPort)) {
+			t.Errorf("echo-1-daprd log (%v) lacks instance 1's daprd start:\n%s", err, log)
+		}
+		if err := s.KillInstance("echo", 2, false); err == nil || !strings.Contains(err.Error(), "no instance 2") {
+			t.Errorf("KillInstance(echo, 2) = %v, want no such instance", err)
+		}
+	})
+
+	t.Run("kill and restart a replica", func(t *testing.T) {
+		before := s.PIDs()
+		if err := s.KillInstance("echo", 1, true); err != nil {
+			t.Fatalf("KillInstance: %v", err)
+		}
+		if alive(before["echo-1"]) || alive(before["echo-1-daprd"]) {
+			t.Fatalf("instance 1 alive after KillInstance: %v", before)
+		}
+		mid := s.PIDs()
+		if _, ok := mid["echo-1"]; ok || mid["echo"] != before["echo"] || mid["echo-daprd"] != before["echo-daprd"] {
+			t.Fatalf("PIDs after KillInstance(1) = %v, before %v: want only instance 1 gone", mid, before)
+		}
+		if status, _ := get(t, app.DaprURL+"/v1.0/healthz"); status != http.StatusNoContent {
+			t.Errorf("instance 0 unhealthy after instance 1 was killed: %d", status)
+		}
+		if err := s.StartInstance(ctx, "echo", 1, map[string]string{"TESTAPP_GREETING": "replica"}); err != nil {
+			t.Fatalf("StartInstance: %v", err)
+		}
+		after := s.PIDs()
+		pids = append(pids, after["echo-1"], after["echo-1-daprd"])
+		if after["echo-1"] == 0 || after["echo-1"] == before["echo-1"] || after["echo-1-daprd"] == before["echo-1-daprd"] {
+			t.Errorf("PIDs before %v, after %v: want a new instance 1", before, after)
+		}
+		in := s.Instances("echo")[1]
+		if got := invokeEnv(t, in, "TESTAPP_GREETING"); got != "replica" {
+			t.Errorf("instance 1 TESTAPP_GREETING = %q, want the StartInstance value", got)
+		}
+		if got := invokeEnv(t, app, "TESTAPP_GREETING"); got != "app" {
+			t.Errorf("instance 0 TESTAPP_GREETING = %q: StartInstance(1) must not touch instance 0", got)
+		}
+	})
+
 	t.Run("kill and restart the app", func(t *testing.T) {
 		before := s.PIDs()
 		if err := s.KillApp("echo", false); err != nil {
@@ -319,11 +398,12 @@ func TestStackIntegration(t *testing.T) {
 
 	t.Run("concurrent operations", func(t *testing.T) {
 		var wg sync.WaitGroup
-		errs := make(chan error, 8)
+		errs := make(chan error, 6)
 		for range 2 {
 			wg.Go(func() { errs <- s.StartApp(ctx, "echo", nil) })
 			wg.Go(func() { errs <- s.KillApp("echo", false) })
-			wg.Go(func() { _ = s.PIDs(); _ = s.App("echo") })
+			wg.Go(func() { errs <- s.StartInstance(ctx, "echo", 1, nil) })
+			wg.Go(func() { _ = s.PIDs(); _ = s.App("echo"); _ = s.Instances("echo") })
 		}
 		wg.Wait()
 		close(errs)
@@ -335,9 +415,13 @@ func TestStackIntegration(t *testing.T) {
 		if err := s.StartApp(ctx, "echo", nil); err != nil {
 			t.Fatalf("StartApp: %v", err)
 		}
-		pids = append(pids, s.PIDs()["echo"])
+		after := s.PIDs()
+		pids = append(pids, after["echo"], after["echo-1"])
 		if got := invokeEnv(t, app, "APP_ID"); got != "echo" {
 			t.Errorf("after concurrent restarts APP_ID = %q", got)
+		}
+		if got := invokeEnv(t, s.Instances("echo")[1], "TASKFLOW_INSTANCE"); got != "1" {
+			t.Errorf("after concurrent restarts instance 1 TASKFLOW_INSTANCE = %q", got)
 		}
 	})
 
@@ -349,12 +433,13 @@ func TestStackIntegration(t *testing.T) {
 			t.Fatalf("Wait returned early: %v", err)
 		case <-time.After(100 * time.Millisecond):
 		}
-		if err := syscall.Kill(s.PIDs()["echo"], syscall.SIGKILL); err != nil {
+		// Any instance counts: crash the replica.
+		if err := syscall.Kill(s.PIDs()["echo-1"], syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case err := <-waitErr:
-			if err == nil || !strings.Contains(err.Error(), "echo exited unexpectedly") ||
+			if err == nil || !strings.Contains(err.Error(), "echo-1 exited unexpectedly") ||
 				!strings.Contains(err.Error(), "testapp: listening on") {
 				t.Errorf("Wait = %v, want the app's exit with its log tail", err)
 			}
@@ -393,7 +478,7 @@ func TestStackIntegration(t *testing.T) {
 		if out := console.String(); !strings.Contains(out, "echo | testapp: listening on") || strings.Contains(out, "echo-daprd |") {
 			t.Errorf("console should show app output only (daprdLogDestination is file):\n%s", out)
 		}
-		for _, name := range []string{"placement", "scheduler", "echo", "echo-daprd"} {
+		for _, name := range []string{"placement", "scheduler", "echo", "echo-daprd", "echo-1", "echo-1-daprd"} {
 			log, err := os.ReadFile(s.LogPath(name))
 			if err != nil || !strings.Contains(string(log), "===== devstack:") {
 				t.Errorf("log %s: %v, want a start marker", name, err)
