@@ -67,9 +67,12 @@ func LiveHandler() http.Handler {
 }
 
 // ReadyHandler answers /health/ready: 200 when every check passes, else 503.
+// The checks run on a context of their own, not the request's: behind
+// Fiber's net/http adaptor the request context is fasthttp's pooled
+// RequestCtx, which must not be referenced after the handler returns.
 func ReadyHandler(c Checks) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rep, ok := c.Run(r.Context())
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		rep, ok := c.Run(context.Background())
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		if !ok {
