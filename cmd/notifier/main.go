@@ -29,6 +29,7 @@ type config struct {
 	DaprHTTPPort int
 	DatabaseURL  string
 	LogLevel     string
+	PprofAddr    string
 	PubSub       string
 }
 
@@ -38,6 +39,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		DaprHTTPPort: env.Port("DAPR_HTTP_PORT", 3502),
 		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
 		LogLevel:     env.String("LOG_LEVEL", "info"),
+		PprofAddr:    env.String("PPROF_ADDR", ""),
 		PubSub:       env.String("PUBSUB_NAME", "taskflow-pubsub"),
 	}
 	return c, env.Err()
@@ -63,6 +65,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	platform.ServePprof(ctx, cfg.PprofAddr, logger)
 	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, 8, logger)
 	if err != nil {
 		return err
@@ -81,8 +84,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /dapr/subscribe", subscribe.ListHandler(subscribe.Subscription{
 		PubsubName: cfg.PubSub, Topic: task.Topic, Route: "/events/task-events",
+		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: 100, MaxAwaitMs: 20},
 	}))
-	mux.Handle("POST /events/task-events", subscribe.EventHandler(svc.Handle, logger))
+	mux.Handle("POST /events/task-events", subscribe.BulkHandler(subscribe.Each(svc.Handle), logger))
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

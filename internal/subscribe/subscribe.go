@@ -21,6 +21,16 @@ type Subscription struct {
 	Route           string            `json:"route"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	DeadLetterTopic string            `json:"deadLetterTopic,omitempty"`
+	BulkSubscribe   *Bulk             `json:"bulkSubscribe,omitempty"`
+}
+
+// Bulk asks Dapr to deliver up to MaxMessages messages in one request,
+// waiting at most MaxAwaitMs for a batch to fill. Serve the route with
+// BulkHandler.
+type Bulk struct {
+	Enabled     bool `json:"enabled"`
+	MaxMessages int  `json:"maxMessagesCount,omitempty"`
+	MaxAwaitMs  int  `json:"maxAwaitDurationMs,omitempty"`
 }
 
 // Status tells Dapr what to do with a delivered message.
@@ -61,4 +71,65 @@ func EventHandler(fn EventFunc, logger *slog.Logger) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]Status{"status": status})
 	})
+}
+
+// BatchFunc handles a batch of task events and returns one status per
+// event, in order.
+type BatchFunc func(ctx context.Context, evs []task.Event) []Status
+
+type bulkRequest struct {
+	Entries []struct {
+		EntryID string          `json:"entryId"`
+		Event   json.RawMessage `json:"event"`
+	} `json:"entries"`
+}
+
+type bulkStatus struct {
+	EntryID string `json:"entryId"`
+	Status  Status `json:"status"`
+}
+
+// BulkHandler serves a bulk subscription's route: it decodes every entry,
+// calls fn once for the decodable ones and answers a status per entry.
+// An entry that is not a task event is dropped (and logged).
+func BulkHandler(fn BatchFunc, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req bulkRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&req); err != nil {
+			// Without entry ids no status can be given: make Dapr redeliver.
+			http.Error(w, "undecodable bulk request", http.StatusBadRequest)
+			return
+		}
+		statuses := make([]bulkStatus, len(req.Entries))
+		evs := make([]task.Event, 0, len(req.Entries))
+		idx := make([]int, 0, len(req.Entries))
+		for i, e := range req.Entries {
+			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: Drop}
+			ev, err := task.ParseCloudEvent(e.Event)
+			if err != nil {
+				logger.WarnContext(r.Context(), "dropping an undecodable message", "entry_id", e.EntryID, "error", err)
+				continue
+			}
+			evs = append(evs, ev)
+			idx = append(idx, i)
+		}
+		if len(evs) > 0 {
+			for j, st := range fn(r.Context(), evs) {
+				statuses[idx[j]].Status = st
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string][]bulkStatus{"statuses": statuses})
+	})
+}
+
+// Each adapts a per-event function to a BatchFunc.
+func Each(fn EventFunc) BatchFunc {
+	return func(ctx context.Context, evs []task.Event) []Status {
+		out := make([]Status, len(evs))
+		for i, ev := range evs {
+			out[i] = fn(ctx, ev)
+		}
+		return out
+	}
 }
