@@ -32,6 +32,7 @@ type config struct {
 	DatabaseURL  string
 	DBMaxConns   int
 	LogLevel     string
+	PprofAddr    string
 	PubSub       string
 	Runtime      actors.RuntimeConfig
 	Outbox       outbox.Config
@@ -45,6 +46,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
 		DBMaxConns:   env.Int("DB_MAX_CONNS", 32, 1, 1000),
 		LogLevel:     env.String("LOG_LEVEL", "info"),
+		PprofAddr:    env.String("PPROF_ADDR", ""),
 		PubSub:       env.String("PUBSUB_NAME", "taskflow-pubsub"),
 		Runtime: actors.RuntimeConfig{
 			IdleTimeout:         env.Duration("ACTOR_IDLE_TIMEOUT", 10*time.Minute, time.Second),
@@ -87,6 +89,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	platform.ServePprof(ctx, cfg.PprofAddr, logger)
 	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns), logger)
 	if err != nil {
 		return err

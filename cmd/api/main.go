@@ -31,6 +31,7 @@ type config struct {
 	DatabaseURL  string
 	DBMaxConns   int
 	LogLevel     string
+	PprofAddr    string
 	Auth         auth.Config
 	API          api.Config
 }
@@ -43,6 +44,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
 		DBMaxConns:   env.Int("DB_MAX_CONNS", 16, 1, 1000),
 		LogLevel:     env.String("LOG_LEVEL", "info"),
+		PprofAddr:    env.String("PPROF_ADDR", ""),
 		Auth:         platform.AuthConfig(env),
 		API: api.Config{
 			BodyLimit:   env.Int("API_BODY_LIMIT", 64<<10, 1<<10, 16<<20),
@@ -72,6 +74,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	platform.ServePprof(ctx, cfg.PprofAddr, logger)
 	verifier, err := auth.New(ctx, cfg.Auth, logger)
 	if err != nil {
 		return err
