@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/taskflow/taskflow/task"
@@ -38,19 +39,36 @@ const taskColumns = `id, user_id, title, description, completed, completed_at, p
 
 // taskValues returns t's values in taskColumns order.
 func taskValues(t task.Task) []any {
-	return []any{t.ID, t.UserID, t.Title, t.Description, t.Completed, t.CompletedAt, string(t.Priority), t.Tags,
+	return []any{pgUUID(t.ID), t.UserID, t.Title, t.Description, t.Completed, t.CompletedAt, string(t.Priority), t.Tags,
 		t.CreatedAt, t.UpdatedAt, t.Version, t.DueDate, t.RecurrencePattern, t.RecurrenceEndDate,
-		t.ParentRecurringTaskID, t.OccurrenceDate, t.ReminderOffset, t.ReminderStatus}
+		pgUUIDPtr(t.ParentRecurringTaskID), t.OccurrenceDate, t.ReminderOffset, t.ReminderStatus}
+}
+
+// pgUUID sends a UUID in PostgreSQL's binary format (google/uuid would
+// otherwise go through its text form).
+func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
+
+func pgUUIDPtr(id *uuid.UUID) pgtype.UUID {
+	if id == nil {
+		return pgtype.UUID{}
+	}
+	return pgUUID(*id)
 }
 
 func scanTask(row pgx.Row, extra ...any) (task.Task, error) {
 	var t task.Task
 	var prio string
-	dest := []any{&t.ID, &t.UserID, &t.Title, &t.Description, &t.Completed, &t.CompletedAt, &prio, &t.Tags,
+	var id, parent pgtype.UUID
+	dest := []any{&id, &t.UserID, &t.Title, &t.Description, &t.Completed, &t.CompletedAt, &prio, &t.Tags,
 		&t.CreatedAt, &t.UpdatedAt, &t.Version, &t.DueDate, &t.RecurrencePattern, &t.RecurrenceEndDate,
-		&t.ParentRecurringTaskID, &t.OccurrenceDate, &t.ReminderOffset, &t.ReminderStatus}
+		&parent, &t.OccurrenceDate, &t.ReminderOffset, &t.ReminderStatus}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return task.Task{}, err
+	}
+	t.ID = id.Bytes
+	if parent.Valid {
+		p := uuid.UUID(parent.Bytes)
+		t.ParentRecurringTaskID = &p
 	}
 	t.Priority = task.Priority(prio)
 	if t.Tags == nil {
@@ -82,7 +100,7 @@ func eventArgs(ev task.Event) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{ev.EventID, ev.TaskID, task.Topic, payload}, nil
+	return []any{pgUUID(ev.EventID), pgUUID(ev.TaskID), task.Topic, payload}, nil
 }
 
 // Insert creates t and enqueues ev. With an idempotency key the key is
@@ -201,7 +219,7 @@ func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev 
 	if err != nil {
 		return err
 	}
-	args = append(args, id, prevVersion) // $5, $6
+	args = append(args, pgUUID(id), prevVersion) // $5, $6
 	sql := `WITH del AS (DELETE FROM tasks WHERE id = $5 AND version = $6 RETURNING id)
 		` + fmt.Sprintf(outboxInsert, "del")
 	tag, err := s.pool.Exec(ctx, sql, args...)
@@ -216,7 +234,7 @@ func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev 
 
 // Get returns the task with id, whoever owns it.
 func (s *Tasks) Get(ctx context.Context, id uuid.UUID) (task.Task, error) {
-	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, id))
+	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, pgUUID(id)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return task.Task{}, task.ErrNotFound
 	}
@@ -229,7 +247,7 @@ func (s *Tasks) Get(ctx context.Context, id uuid.UUID) (task.Task, error) {
 // GetForUser returns the task with id if userID owns it; otherwise
 // task.ErrNotFound.
 func (s *Tasks) GetForUser(ctx context.Context, userID string, id uuid.UUID) (task.Task, error) {
-	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 AND user_id = $2`, id, userID))
+	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1 AND user_id = $2`, pgUUID(id), userID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return task.Task{}, task.ErrNotFound
 	}

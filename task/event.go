@@ -3,6 +3,7 @@ package task
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,22 +72,25 @@ type CloudEvent struct {
 	Data            json.RawMessage `json:"data"`
 }
 
-// MarshalCloudEvent encodes e as a structured-mode CloudEvent.
+// MarshalCloudEvent encodes e as a structured-mode CloudEvent. The event
+// is encoded once and spliced into the envelope: this runs on every write.
 func (e Event) MarshalCloudEvent() ([]byte, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.EventID, err)
 	}
-	return json.Marshal(CloudEvent{
-		SpecVersion:     "1.0",
-		ID:              e.EventID.String(),
-		Source:          EventSource,
-		Type:            string(e.EventType),
-		Subject:         e.TaskID.String(),
-		Time:            e.OccurredAt,
-		DataContentType: "application/json",
-		Data:            data,
-	})
+	b := make([]byte, 0, len(data)+256)
+	b = append(b, `{"specversion":"1.0","id":"`...)
+	b = append(b, e.EventID.String()...)
+	b = append(b, `","source":"`+EventSource+`","type":`...)
+	b = strconv.AppendQuote(b, string(e.EventType))
+	b = append(b, `,"subject":"`...)
+	b = append(b, e.TaskID.String()...)
+	b = append(b, `","time":"`...)
+	b = e.OccurredAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","datacontenttype":"application/json","data":`...)
+	b = append(b, data...)
+	return append(b, '}'), nil
 }
 
 // ParseCloudEvent decodes a structured CloudEvent carrying an Event.
