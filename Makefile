@@ -17,7 +17,7 @@ export DAPR_BIN_DIR
 GO ?= go
 GOFLAGS_TEST ?= -race -count=1
 TEST_TIMEOUT ?= 18m
-CMDS := actors api notifier auditor taskflow devkafka
+CMDS := actors api notifier auditor taskflow devkafka loadgen
 
 .PHONY: help run build dapr test test-unit lint bench fuzz clean
 

@@ -1,0 +1,334 @@
+// Command loadgen measures TaskFlow under load through the whole running
+// stack. It starts its own stack from dapr.yaml (free ports, a fresh
+// database, the binaries in bin/), then:
+//
+//  1. the ceiling: bare TaskActor.Ping calls through two sidecars (the api
+//     app's sidecar to the actors app's sidecar), as a Dapr client would;
+//  2. creates: POST /api/v1/tasks from N concurrent clients (API, actor,
+//     PostgreSQL transaction with the outbox row), then waits until the
+//     outbox relay has published every event to Kafka and both subscribers
+//     (notifier, auditor) have received them.
+//
+// It prints calls/s, creates/s and latency percentiles.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/taskflow/taskflow/actors"
+	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/devstack"
+	"github.com/taskflow/taskflow/internal/platform"
+	"github.com/taskflow/taskflow/postgres"
+)
+
+type options struct {
+	root     string
+	clients  int
+	duration time.Duration
+	warmup   time.Duration
+	users    int
+	actorIDs int
+	keepDB   bool
+	pprof    bool
+	phases   string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.root, "root", ".", "repository root (dapr.yaml, components/, bin/)")
+	flag.IntVar(&o.clients, "clients", 32, "concurrent clients")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured time per phase")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured warm-up per phase")
+	flag.IntVar(&o.users, "users", 100, "distinct users creating tasks")
+	flag.IntVar(&o.actorIDs, "actors", 1000, "distinct actor ids pinged in the ceiling phase")
+	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the benchmark database")
+	flag.StringVar(&o.phases, "phases", "ping,create", "phases to run: ping, create")
+	flag.BoolVar(&o.pprof, "pprof", false, "serve pprof on 127.0.0.1:6061 (actors), :6062 (api), :6063 (notifier), :6064 (auditor)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	root, err := filepath.Abs(o.root)
+	if err != nil {
+		return err
+	}
+	dbName := "taskflow_bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	baseURL := platform.NewEnv().String("DATABASE_URL", postgres.DefaultURL)
+	cfg, err := pgx.ParseConfig(baseURL)
+	if err != nil {
+		return err
+	}
+	dbURL := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, dbName)
+	if err := postgres.EnsureDatabase(ctx, dbURL); err != nil {
+		return err
+	}
+	if !o.keepDB {
+		defer dropDatabase(baseURL, dbName)
+	}
+	stateDir, err := os.MkdirTemp("", "taskflow-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateDir)
+	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	stack, err := devstack.Start(startCtx, devstack.Options{
+		Root: root, StateDir: stateDir, FreePorts: true, Kafka: true,
+		Env:    map[string]string{"DATABASE_URL": dbURL, "KAFKA_BROKERS": "", "JWT_SECRET": auth.DevSecret, "LOG_LEVEL": "warn", "GOGC": os.Getenv("STACK_GOGC")},
+		Logger: slog.New(slog.DiscardHandler),
+		AppEnv: pprofEnv(o.pprof),
+	})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	fmt.Printf("stack up (GOMAXPROCS-visible CPUs: %d); %d clients, %v per phase after %v warm-up\n\n",
+		numCPU(), o.clients, o.duration, o.warmup)
+
+	// 1. The ceiling: bare actor calls through two sidecars.
+	conn, err := platform.DaprClient(ctx, stack.App("api").DaprGRPCPort)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	pinger := actors.NewClient(conn)
+	actorIDs := make([]uuid.UUID, o.actorIDs)
+	for i := range actorIDs {
+		actorIDs[i] = uuid.Must(uuid.NewV7())
+	}
+	var n atomic.Int64
+	var ping result
+	if strings.Contains(o.phases, "ping") {
+		ping = measure(ctx, o, func(ctx context.Context) error {
+			i := n.Add(1)
+			if o.actorIDs == 0 { // a new actor every call: activation cost
+				return pinger.Ping(ctx, uuid.Must(uuid.NewV7()))
+			}
+			return pinger.Ping(ctx, actorIDs[i%int64(len(actorIDs))])
+		})
+	}
+
+	// 2. Creates through the whole stack.
+	tokens := make([]string, o.users)
+	for i := range tokens {
+		if tokens[i], err = auth.Mint([]byte(auth.DevSecret), fmt.Sprintf("load-user-%d", i), auth.MintOptions{TTL: time.Hour}); err != nil {
+			return err
+		}
+	}
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients * 2, MaxConnsPerHost: o.clients * 2}, Timeout: 30 * time.Second}
+	apiURL := stack.App("api").URL + "/api/v1/tasks"
+	var seq atomic.Int64
+	var create result
+	if strings.Contains(o.phases, "create") {
+		create = measure(ctx, o, func(ctx context.Context) error {
+			i := seq.Add(1)
+			body, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("load task %d", i), "priority": "medium", "tags": []string{"load"}})
+			req, _ := http.NewRequestWithContext(ctx, "POST", apiURL, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tokens[i%int64(len(tokens))])
+			resp, err := httpc.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		})
+	}
+
+	// Everything created must reach Kafka and both subscribers.
+	total := seq.Load()
+	drainStart := time.Now()
+	var drained time.Duration
+	for _, app := range []string{"notifier", "auditor"} {
+		series := fmt.Sprintf(`taskflow_%s_events_received_total{type="task.created"}`, app)
+		for {
+			if v := metric(stack.App(app).URL+"/metrics", series); v >= float64(create.ok) {
+				break
+			}
+			if time.Since(drainStart) > 5*time.Minute || ctx.Err() != nil {
+				return fmt.Errorf("%s received fewer events than the %d creates", app, create.ok)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	drained = time.Since(drainStart)
+	lag := metric(stack.App("actors").URL+"/metrics", "taskflow_outbox_lag_seconds_sum") /
+		max(1, metric(stack.App("actors").URL+"/metrics", "taskflow_outbox_lag_seconds_count"))
+
+	fmt.Printf("| phase | ok | errors | rate/s | p50 | p99 |\n|---|---|---|---|---|---|\n")
+	fmt.Printf("| bare actor call (api sidecar -> actors sidecar -> Ping) | %d | %d | %.0f | %v | %v |\n",
+		ping.ok, ping.errors, ping.rate, ping.p50, ping.p99)
+	fmt.Printf("| create (HTTP -> API -> actor -> PostgreSQL + outbox) | %d | %d | %.0f | %v | %v |\n",
+		create.ok, create.errors, create.rate, create.p50, create.p99)
+	fmt.Printf("\n%d tasks created in all; every task.created reached Kafka, the notifier and the auditor %v after the last create; mean outbox commit-to-publish lag %.1f ms\n",
+		total, drained.Round(time.Millisecond), lag*1000)
+	if create.firstErr != nil {
+		fmt.Printf("first create error: %v\n", create.firstErr)
+	}
+	if ping.firstErr != nil {
+		fmt.Printf("first ping error: %v\n", ping.firstErr)
+	}
+	line, _ := json.Marshal(map[string]any{"clients": o.clients, "duration_s": o.duration.Seconds(),
+		"actor_calls_per_s": int(ping.rate), "actor_p50_ms": ms(ping.p50), "actor_p99_ms": ms(ping.p99),
+		"creates_per_s": int(create.rate), "create_p50_ms": ms(create.p50), "create_p99_ms": ms(create.p99),
+		"create_errors": create.errors, "drain_ms": drained.Milliseconds()})
+	fmt.Printf("\nresult %s\n", line)
+	if create.errors > 0 || ping.errors > 0 {
+		return errors.New("some requests failed")
+	}
+	return nil
+}
+
+type result struct {
+	ok, errors int
+	rate       float64
+	p50, p99   time.Duration
+	firstErr   error
+}
+
+// measure runs call from o.clients goroutines: o.warmup unmeasured, then
+// o.duration measured.
+func measure(ctx context.Context, o options, call func(context.Context) error) result {
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		res       result
+		measuring atomic.Bool
+		wg        sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range o.clients {
+		wg.Go(func() {
+			var local []time.Duration
+			var errs int
+			var first error
+			for ctx.Err() == nil {
+				start := time.Now()
+				err := call(ctx)
+				d := time.Since(start)
+				if !measuring.Load() || ctx.Err() != nil {
+					continue
+				}
+				if err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+					continue
+				}
+				local = append(local, d)
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			res.errors += errs
+			if res.firstErr == nil {
+				res.firstErr = first
+			}
+			mu.Unlock()
+		})
+	}
+	time.Sleep(o.warmup)
+	measuring.Store(true)
+	start := time.Now()
+	select {
+	case <-time.After(o.duration):
+	case <-ctx.Done():
+	}
+	measuring.Store(false)
+	elapsed := time.Since(start)
+	cancel()
+	wg.Wait()
+	slices.Sort(latencies)
+	res.ok = len(latencies)
+	res.rate = float64(res.ok) / elapsed.Seconds()
+	if n := len(latencies); n > 0 {
+		res.p50 = latencies[n*50/100].Round(100 * time.Microsecond)
+		res.p99 = latencies[min(n-1, n*99/100)].Round(100 * time.Microsecond)
+	}
+	return res
+}
+
+func metric(url, series string) float64 {
+	resp, err := http.Get(url)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func dropDatabase(baseURL, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := pgx.ParseConfig(baseURL)
+	if err != nil {
+		return
+	}
+	cfg.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "processor\t:")
+}
+
+func pprofEnv(on bool) map[string]map[string]string {
+	if !on {
+		return nil
+	}
+	return map[string]map[string]string{
+		"actors": {"PPROF_ADDR": "127.0.0.1:6061"}, "api": {"PPROF_ADDR": "127.0.0.1:6062"},
+		"notifier": {"PPROF_ADDR": "127.0.0.1:6063"}, "auditor": {"PPROF_ADDR": "127.0.0.1:6064"},
+	}
+}
