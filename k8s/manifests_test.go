@@ -1,0 +1,1435 @@
+// Package k8s_test keeps the Kubernetes manifests under k8s/ in step with the
+// rest of the repository, so that drift fails CI instead of a rollout:
+//
+//   - each Deployment's Dapr app id, app port, health settings and binary
+//     against dapr.yaml (the local run template) and the Dockerfile;
+//   - the Dapr Components and Configuration against components/;
+//   - the environment variables a Deployment sets against those its app reads
+//     (scanned from cmd/<app> and internal/platform);
+//   - resources, probes, security contexts, graceful shutdown, spread, PDBs,
+//     HPAs, Services, Ingresses, the Kafka topic and namespaces;
+//   - every kustomization.yaml and what its patches target.
+//
+// With kustomize or kubectl on the PATH the overlays are rendered and the
+// result is checked the same way as the base.
+package k8s_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/taskflow/taskflow/task"
+)
+
+// repoRoot is the repository root as seen from this package's directory.
+const repoRoot = ".."
+
+// appDrain is how long an app may take to shut down after SIGTERM: every
+// cmd/<app>/main.go gives its servers 20 s.
+const appDrain = 20 * time.Second
+
+// goRuntimeEnv are variables the Go runtime reads in every binary.
+var goRuntimeEnv = []string{"GOMEMLIMIT", "GOMAXPROCS", "GOGC"}
+
+// injectedEnv are set by the Dapr sidecar injector; a Deployment must not.
+var injectedEnv = []string{"DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_PROTOCOL"}
+
+// sseApps stream Server-Sent Events; an Ingress in front of them must not buffer.
+var sseApps = []string{"notifier"}
+
+// k8sOnlyMetadata are Component metadata items that may appear on Kubernetes
+// only (authentication to the cluster's Kafka); envDependentMetadata may differ
+// in value from components/ (local development runs without auth and TLS).
+var (
+	k8sOnlyMetadata      = []string{"saslUsername", "saslPassword", "saslMechanism", "caCert", "clientCert", "clientKey", "skipVerify"}
+	envDependentMetadata = []string{"authType", "disableTls"}
+)
+
+// ---------------------------------------------------------------------------
+// Manifest documents
+
+type objectMeta struct {
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+type header struct {
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
+	Patch      string     `yaml:"$patch"`
+}
+
+// doc is one YAML document of a manifest file.
+type doc struct {
+	header
+	file string // relative to the repository root
+	node *yaml.Node
+}
+
+func (d doc) String() string { return fmt.Sprintf("%s: %s %s", d.file, d.Kind, d.Metadata.Name) }
+
+func (d doc) decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := d.node.Decode(v); err != nil {
+		tb.Fatalf("%s: %v", d, err)
+	}
+}
+
+// parseDocs reads every non-empty YAML document of data.
+func parseDocs(file string, data []byte) ([]doc, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []doc
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if len(n.Content) == 0 || n.Content[0].Tag == "!!null" {
+			continue // a document of comments only
+		}
+		d := doc{file: file, node: &n}
+		if err := n.Decode(&d.header); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		docs = append(docs, d)
+	}
+}
+
+func readDocs(tb testing.TB, file string) []doc {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, file))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	docs, err := parseDocs(file, data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return docs
+}
+
+func ofKind(docs []doc, kind string) []doc {
+	var out []doc
+	for _, d := range docs {
+		if d.Kind == kind {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func find(docs []doc, kind, name string) (doc, bool) {
+	for _, d := range docs {
+		if d.Kind == kind && d.Metadata.Name == name {
+			return d, true
+		}
+	}
+	return doc{}, false
+}
+
+type labelSelector struct {
+	MatchLabels map[string]string `yaml:"matchLabels"`
+}
+
+// selects reports whether the selector is non-empty and matches labels.
+func (s labelSelector) selects(labels map[string]string) bool {
+	if len(s.MatchLabels) == 0 {
+		return false
+	}
+	for k, v := range s.MatchLabels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+type keyRef struct {
+	Name     string `yaml:"name"`
+	Key      string `yaml:"key"`
+	Optional bool   `yaml:"optional"`
+}
+
+type envVar struct {
+	Name      string  `yaml:"name"`
+	Value     *string `yaml:"value"`
+	ValueFrom *struct {
+		SecretKeyRef     *keyRef `yaml:"secretKeyRef"`
+		ConfigMapKeyRef  *keyRef `yaml:"configMapKeyRef"`
+		ResourceFieldRef *struct {
+			ContainerName string `yaml:"containerName"`
+			Resource      string `yaml:"resource"`
+		} `yaml:"resourceFieldRef"`
+		FieldRef *struct {
+			FieldPath string `yaml:"fieldPath"`
+		} `yaml:"fieldRef"`
+	} `yaml:"valueFrom"`
+}
+
+type probe struct {
+	HTTPGet *struct {
+		Path string `yaml:"path"`
+		Port any    `yaml:"port"`
+	} `yaml:"httpGet"`
+}
+
+type securityContext struct {
+	RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
+	RunAsUser                *int  `yaml:"runAsUser"`
+	ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+	AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+	Capabilities             *struct {
+		Drop []string `yaml:"drop"`
+	} `yaml:"capabilities"`
+}
+
+type container struct {
+	Name    string   `yaml:"name"`
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+	Ports   []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	Env       []envVar `yaml:"env"`
+	EnvFrom   []any    `yaml:"envFrom"`
+	Resources struct {
+		Requests map[string]string `yaml:"requests"`
+		Limits   map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	StartupProbe   *probe `yaml:"startupProbe"`
+	LivenessProbe  *probe `yaml:"livenessProbe"`
+	ReadinessProbe *probe `yaml:"readinessProbe"`
+	Lifecycle      *struct {
+		PreStop *struct {
+			Sleep *struct {
+				Seconds int `yaml:"seconds"`
+			} `yaml:"sleep"`
+		} `yaml:"preStop"`
+	} `yaml:"lifecycle"`
+	SecurityContext *securityContext `yaml:"securityContext"`
+}
+
+// portNumber resolves a probe or Service target port (number or name).
+func (c container) portNumber(p any) (int, bool) {
+	switch v := p.(type) {
+	case int:
+		return v, true
+	case string:
+		for _, cp := range c.Ports {
+			if cp.Name == v {
+				return cp.ContainerPort, true
+			}
+		}
+	}
+	return 0, false
+}
+
+type deployment struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Replicas *int          `yaml:"replicas"`
+		Selector labelSelector `yaml:"selector"`
+		Template struct {
+			Metadata objectMeta `yaml:"metadata"`
+			Spec     struct {
+				TerminationGracePeriodSeconds *int             `yaml:"terminationGracePeriodSeconds"`
+				SecurityContext               *securityContext `yaml:"securityContext"`
+				TopologySpreadConstraints     []struct {
+					TopologyKey   string        `yaml:"topologyKey"`
+					LabelSelector labelSelector `yaml:"labelSelector"`
+				} `yaml:"topologySpreadConstraints"`
+				Containers []container `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+func (d deployment) annotation(key string) string { return d.Spec.Template.Metadata.Annotations[key] }
+
+func (d deployment) container(name string) (container, bool) {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return container{}, false
+}
+
+type service struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Selector map[string]string `yaml:"selector"`
+		Ports    []servicePort     `yaml:"ports"`
+	} `yaml:"spec"`
+}
+
+type servicePort struct {
+	Name       string `yaml:"name"`
+	Port       int    `yaml:"port"`
+	TargetPort any    `yaml:"targetPort"`
+}
+
+type hpa struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		ScaleTargetRef struct {
+			Kind string `yaml:"kind"`
+			Name string `yaml:"name"`
+		} `yaml:"scaleTargetRef"`
+		MinReplicas *int `yaml:"minReplicas"`
+		MaxReplicas int  `yaml:"maxReplicas"`
+		Metrics     []struct {
+			Type     string `yaml:"type"`
+			Resource *struct {
+				Name string `yaml:"name"`
+			} `yaml:"resource"`
+			ContainerResource *struct {
+				Name      string `yaml:"name"`
+				Container string `yaml:"container"`
+			} `yaml:"containerResource"`
+		} `yaml:"metrics"`
+	} `yaml:"spec"`
+}
+
+type pdb struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Selector       labelSelector `yaml:"selector"`
+		MinAvailable   any           `yaml:"minAvailable"`
+		MaxUnavailable any           `yaml:"maxUnavailable"`
+	} `yaml:"spec"`
+}
+
+type ingress struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Rules []struct {
+			HTTP struct {
+				Paths []struct {
+					Path    string `yaml:"path"`
+					Backend struct {
+						Service struct {
+							Name string `yaml:"name"`
+							Port struct {
+								Name   string `yaml:"name"`
+								Number int    `yaml:"number"`
+							} `yaml:"port"`
+						} `yaml:"service"`
+					} `yaml:"backend"`
+				} `yaml:"paths"`
+			} `yaml:"http"`
+		} `yaml:"rules"`
+	} `yaml:"spec"`
+}
+
+type metadataItem struct {
+	Name         string  `yaml:"name"`
+	Value        *string `yaml:"value"`
+	EnvRef       string  `yaml:"envRef"`
+	SecretKeyRef *keyRef `yaml:"secretKeyRef"`
+}
+
+type component struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Type     string         `yaml:"type"`
+		Version  string         `yaml:"version"`
+		Metadata []metadataItem `yaml:"metadata"`
+	} `yaml:"spec"`
+	Scopes []string `yaml:"scopes"`
+}
+
+func (c component) item(name string) (metadataItem, bool) {
+	for _, m := range c.Spec.Metadata {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return metadataItem{}, false
+}
+
+type kafkaTopic struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Partitions int            `yaml:"partitions"`
+		Replicas   int            `yaml:"replicas"`
+		Config     map[string]any `yaml:"config"`
+	} `yaml:"spec"`
+}
+
+type kustomization struct {
+	Resources  []string `yaml:"resources"`
+	Components []string `yaml:"components"`
+	Patches    []struct {
+		Path   string `yaml:"path"`
+		Patch  string `yaml:"patch"`
+		Target *struct {
+			Kind string `yaml:"kind"`
+			Name string `yaml:"name"`
+		} `yaml:"target"`
+	} `yaml:"patches"`
+	PatchesStrategicMerge []string `yaml:"patchesStrategicMerge"`
+	Replicas              []struct {
+		Name string `yaml:"name"`
+	} `yaml:"replicas"`
+	Images []struct {
+		Name string `yaml:"name"`
+	} `yaml:"images"`
+	ConfigMapGenerator []generator `yaml:"configMapGenerator"`
+	SecretGenerator    []generator `yaml:"secretGenerator"`
+}
+
+type generator struct {
+	Files []string `yaml:"files"`
+	Envs  []string `yaml:"envs"`
+}
+
+// ---------------------------------------------------------------------------
+// Facts about the rest of the repository
+
+type runApp struct {
+	AppID                  string   `yaml:"appID"`
+	AppPort                int      `yaml:"appPort"`
+	AppProtocol            string   `yaml:"appProtocol"`
+	EnableAppHealthCheck   *bool    `yaml:"enableAppHealthCheck"`
+	AppHealthCheckPath     string   `yaml:"appHealthCheckPath"`
+	AppHealthProbeInterval int      `yaml:"appHealthProbeInterval"`
+	Command                []string `yaml:"command"`
+}
+
+type runTemplate struct {
+	Common struct {
+		ResourcesPaths []string `yaml:"resourcesPaths"`
+		ConfigFilePath string   `yaml:"configFilePath"`
+		runApp         `yaml:",inline"`
+	} `yaml:"common"`
+	Apps []runApp `yaml:"apps"`
+}
+
+// repo holds what the manifests must agree with.
+type repo struct {
+	apps            map[string]runApp // dapr.yaml, by app id, common settings filled in
+	localComponents map[string]component
+	localConfig     string              // the Configuration's name in dapr.yaml's configFilePath
+	imageBinaries   []string            // ./cmd/<name> built by the Dockerfile
+	imageBinDir     string              // where the Dockerfile copies them
+	envReads        map[string][]string // binary -> environment variables it reads
+	secretKeys      map[string][]string // secret.example.yaml: Secret -> keys
+}
+
+func loadRepo(tb testing.TB) *repo {
+	tb.Helper()
+	r := &repo{apps: map[string]runApp{}, localComponents: map[string]component{}, secretKeys: map[string][]string{}}
+
+	var rt runTemplate
+	data, err := os.ReadFile(filepath.Join(repoRoot, "dapr.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &rt); err != nil {
+		tb.Fatalf("dapr.yaml: %v", err)
+	}
+	for _, a := range rt.Apps {
+		if len(a.Command) == 0 {
+			tb.Fatalf("dapr.yaml: app %s has no command", a.AppID)
+		}
+		if a.AppProtocol == "" {
+			a.AppProtocol = rt.Common.AppProtocol
+		}
+		if a.EnableAppHealthCheck == nil {
+			a.EnableAppHealthCheck = rt.Common.EnableAppHealthCheck
+		}
+		if a.AppHealthCheckPath == "" {
+			a.AppHealthCheckPath = rt.Common.AppHealthCheckPath
+		}
+		if a.AppHealthProbeInterval == 0 {
+			a.AppHealthProbeInterval = rt.Common.AppHealthProbeInterval
+		}
+		r.apps[a.AppID] = a
+	}
+	if len(r.apps) == 0 {
+		tb.Fatal("dapr.yaml: no apps")
+	}
+
+	for _, dir := range rt.Common.ResourcesPaths {
+		files, _ := filepath.Glob(filepath.Join(repoRoot, dir, "*.yaml"))
+		for _, f := range files {
+			rel, _ := filepath.Rel(repoRoot, f)
+			for _, d := range ofKind(readDocs(tb, filepath.ToSlash(rel)), "Component") {
+				var c component
+				d.decode(tb, &c)
+				r.localComponents[c.Metadata.Name] = c
+			}
+		}
+	}
+	if len(r.localComponents) == 0 {
+		tb.Fatalf("dapr.yaml: no Components under %v", rt.Common.ResourcesPaths)
+	}
+	for _, d := range readDocs(tb, path.Clean(rt.Common.ConfigFilePath)) {
+		if d.Kind == "Configuration" {
+			r.localConfig = d.Metadata.Name
+		}
+	}
+	if r.localConfig == "" {
+		tb.Fatalf("%s: no Configuration", rt.Common.ConfigFilePath)
+	}
+
+	r.imageBinaries, r.imageBinDir = dockerfileBinaries(tb)
+	r.envReads = envReads(tb, r.imageBinaries)
+
+	for _, d := range readDocs(tb, "k8s/base/secret.example.yaml") {
+		var s struct {
+			Data       map[string]string `yaml:"data"`
+			StringData map[string]string `yaml:"stringData"`
+		}
+		d.decode(tb, &s)
+		for k := range s.Data {
+			r.secretKeys[d.Metadata.Name] = append(r.secretKeys[d.Metadata.Name], k)
+		}
+		for k := range s.StringData {
+			r.secretKeys[d.Metadata.Name] = append(r.secretKeys[d.Metadata.Name], k)
+		}
+	}
+	return r
+}
+
+var (
+	dockerfileCmd  = regexp.MustCompile(`\./cmd/([A-Za-z0-9_-]+)`)
+	dockerfileCopy = regexp.MustCompile(`^COPY\s+--from=\S+\s+/out/\s+(\S+)`)
+)
+
+// dockerfileBinaries returns the ./cmd/<name> packages of the Dockerfile's
+// go build and the directory the final stage copies them to.
+func dockerfileBinaries(tb testing.TB) (bins []string, dir string) {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	joined := strings.ReplaceAll(string(data), "\\\n", " ")
+	for line := range strings.SplitSeq(joined, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "RUN") && strings.Contains(line, "go build") {
+			for _, m := range dockerfileCmd.FindAllStringSubmatch(line, -1) {
+				bins = append(bins, m[1])
+			}
+		}
+		if m := dockerfileCopy.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			dir = path.Clean(m[1])
+		}
+	}
+	if len(bins) == 0 || dir == "" {
+		tb.Fatalf("Dockerfile: found binaries %v, destination %q; want a go build of ./cmd/... and a COPY of /out/", bins, dir)
+	}
+	return bins, dir
+}
+
+// envReads scans cmd/<bin> for calls like env.String("NAME", ...) and, one
+// level down, for internal/platform functions it calls that read variables
+// themselves (platform.AuthConfig reads the JWT_* variables).
+func envReads(tb testing.TB, bins []string) map[string][]string {
+	tb.Helper()
+	platform := map[string][]string{}
+	scanDir(tb, "internal/platform", func(f *ast.File) {
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil {
+				names, _ := envCalls(fn)
+				platform[fn.Name.Name] = names
+			}
+		}
+	})
+	reads := map[string][]string{}
+	for _, bin := range bins {
+		scanDir(tb, "cmd/"+bin, func(f *ast.File) {
+			names, calls := envCalls(f)
+			reads[bin] = append(reads[bin], names...)
+			for _, c := range calls {
+				reads[bin] = append(reads[bin], platform[c]...)
+			}
+		})
+		slices.Sort(reads[bin])
+		reads[bin] = slices.Compact(reads[bin])
+	}
+	return reads
+}
+
+var envName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// envCalls returns the variable names read in n through Env methods, and the
+// names of functions called as platform.F(...).
+func envCalls(n ast.Node) (names, platformCalls []string) {
+	ast.Inspect(n, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if x, ok := sel.X.(*ast.Ident); ok && x.Name == "platform" {
+			platformCalls = append(platformCalls, sel.Sel.Name)
+		}
+		switch sel.Sel.Name {
+		case "String", "Int", "Duration", "Bool", "Port":
+			if len(call.Args) > 0 {
+				if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if s, err := strconv.Unquote(lit.Value); err == nil && envName.MatchString(s) {
+						names = append(names, s)
+					}
+				}
+			}
+		}
+		return true
+	})
+	return names, platformCalls
+}
+
+func scanDir(tb testing.TB, dir string, fn func(*ast.File)) {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot, dir, "*.go"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("%s: no Go files (%v)", dir, err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fn(af)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Kustomize layout
+
+// kustomizations returns every kustomization.yaml under k8s/, by directory.
+func kustomizations(tb testing.TB) map[string]kustomization {
+	tb.Helper()
+	out := map[string]kustomization{}
+	err := filepath.WalkDir(filepath.Join(repoRoot, "k8s"), func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || e.Name() != "kustomization.yaml" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var k kustomization
+		if err := yaml.Unmarshal(data, &k); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		rel, _ := filepath.Rel(repoRoot, filepath.Dir(p))
+		out[filepath.ToSlash(rel)] = k
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// resourceDocs returns the documents a kustomization's resources produce
+// (before any patch), following directories into their kustomizations.
+func resourceDocs(tb testing.TB, dir string, all map[string]kustomization) []doc {
+	tb.Helper()
+	k, ok := all[dir]
+	if !ok {
+		tb.Fatalf("%s: no kustomization.yaml", dir)
+	}
+	var docs []doc
+	for _, r := range k.Resources {
+		p := path.Join(dir, r)
+		if _, ok := all[p]; ok {
+			docs = append(docs, resourceDocs(tb, p, all)...)
+		} else {
+			docs = append(docs, readDocs(tb, p)...)
+		}
+	}
+	return docs
+}
+
+func TestKustomizationsReferenceExistingFiles(t *testing.T) {
+	t.Parallel()
+	all := kustomizations(t)
+	if _, ok := all["k8s/base"]; !ok {
+		t.Fatal("k8s/base/kustomization.yaml is missing")
+	}
+	referenced := map[string]bool{}
+	for dir, k := range all {
+		var files []string
+		files = append(files, k.Resources...)
+		files = append(files, k.Components...)
+		files = append(files, k.PatchesStrategicMerge...)
+		for _, p := range k.Patches {
+			if p.Path != "" {
+				files = append(files, p.Path)
+			}
+		}
+		for _, g := range append(k.ConfigMapGenerator, k.SecretGenerator...) {
+			files = append(files, g.Envs...)
+			for _, f := range g.Files {
+				_, f, _ = strings.Cut(f, "=") // key=path
+				files = append(files, f)
+			}
+		}
+		for _, f := range files {
+			p := path.Join(dir, f)
+			st, err := os.Stat(filepath.Join(repoRoot, p))
+			switch {
+			case err != nil:
+				t.Errorf("%s/kustomization.yaml lists %s: %v", dir, f, err)
+			case st.IsDir():
+				if _, ok := all[p]; !ok {
+					t.Errorf("%s/kustomization.yaml lists directory %s, which has no kustomization.yaml", dir, f)
+				}
+			default:
+				referenced[p] = true
+				if strings.HasSuffix(p, ".example.yaml") {
+					t.Errorf("%s/kustomization.yaml lists %s: example files are documentation, not resources", dir, f)
+				}
+				for _, d := range readDocs(t, p) {
+					if d.Kind == "Secret" {
+						t.Errorf("%s: Secrets are created per cluster (secret.example.yaml), not applied from git", d)
+					}
+				}
+			}
+		}
+	}
+	// A manifest no kustomization lists is never applied: probably a mistake.
+	err := filepath.WalkDir(filepath.Join(repoRoot, "k8s"), func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || (!strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml")) {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, p)
+		rel = filepath.ToSlash(rel)
+		if e.Name() != "kustomization.yaml" && !strings.HasSuffix(rel, ".example.yaml") && !referenced[rel] {
+			t.Errorf("%s is listed in no kustomization.yaml", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOverlayPatchesMatchBase(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	all := kustomizations(t)
+	base := resourceDocs(t, "k8s/base", all)
+	for dir, k := range all {
+		if dir == "k8s/base" {
+			continue
+		}
+		for _, p := range k.Patches {
+			if p.Target != nil && p.Target.Kind != "" && len(ofKind(base, p.Target.Kind)) == 0 {
+				t.Errorf("%s: a patch targets kind %s, which the base does not have", dir, p.Target.Kind)
+			}
+			if p.Path == "" {
+				continue
+			}
+			for _, d := range readDocs(t, path.Join(dir, p.Path)) {
+				target, ok := find(base, d.Kind, d.Metadata.Name)
+				if !ok {
+					t.Errorf("%s patches nothing: the base has no %s %s", d, d.Kind, d.Metadata.Name)
+					continue
+				}
+				if d.Metadata.Namespace != target.Metadata.Namespace {
+					t.Errorf("%s: namespace %q, the patched resource's is %q", d, d.Metadata.Namespace, target.Metadata.Namespace)
+				}
+				if d.Kind != "Deployment" {
+					continue
+				}
+				var patch, orig deployment
+				d.decode(t, &patch)
+				target.decode(t, &orig)
+				for _, c := range patch.Spec.Template.Spec.Containers {
+					if _, ok := orig.container(c.Name); !ok {
+						t.Errorf("%s: container %q is not in the base Deployment (the patch would add a container)", d, c.Name)
+					}
+				}
+				checkEnv(t, d.String(), binaryOf(orig, r), patch, nil, r)
+			}
+		}
+		for _, rep := range k.Replicas {
+			if _, ok := find(base, "Deployment", rep.Name); !ok {
+				t.Errorf("%s/kustomization.yaml: replicas for %s, which is no Deployment of the base", dir, rep.Name)
+			}
+		}
+		for _, img := range k.Images {
+			used := false
+			for _, d := range ofKind(base, "Deployment") {
+				var dep deployment
+				d.decode(t, &dep)
+				for _, c := range dep.Spec.Template.Spec.Containers {
+					used = used || c.Image == img.Name || strings.HasPrefix(c.Image, img.Name+":")
+				}
+			}
+			if !used {
+				t.Errorf("%s/kustomization.yaml: image %q is used by no container of the base", dir, img.Name)
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The checks every complete set of manifests (the base, a rendered overlay) passes
+
+func TestBase(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	docs := resourceDocs(t, "k8s/base", kustomizations(t))
+	checkManifests(t, "k8s/base", docs, r)
+
+	// The base is production-shaped: at least two replicas of every app,
+	// either fixed or as the HPA's minimum (never both: apply would reset it).
+	for _, d := range ofKind(docs, "Deployment") {
+		var dep deployment
+		d.decode(t, &dep)
+		minimum := 0
+		if dep.Spec.Replicas != nil {
+			minimum = *dep.Spec.Replicas
+		}
+		for _, h := range hpasOf(t, docs, dep.Metadata.Name) {
+			if h.Spec.MinReplicas != nil {
+				minimum = *h.Spec.MinReplicas
+			}
+		}
+		if minimum < 2 {
+			t.Errorf("%s: runs %d replica(s) at minimum, want at least 2", d, minimum)
+		}
+	}
+}
+
+// TestRenderedOverlays builds every overlay with kustomize (or kubectl
+// kustomize) and checks the result like the base.
+func TestRenderedOverlays(t *testing.T) {
+	t.Parallel()
+	var build []string
+	if p, err := exec.LookPath("kustomize"); err == nil {
+		build = []string{p, "build"}
+	} else if p, err := exec.LookPath("kubectl"); err == nil {
+		build = []string{p, "kustomize"}
+	} else {
+		t.Skip("neither kustomize nor kubectl on the PATH: overlays not rendered")
+	}
+	r := loadRepo(t)
+	for dir := range kustomizations(t) {
+		if !strings.HasPrefix(dir, "k8s/overlays/") {
+			continue
+		}
+		t.Run(path.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, build[0], append(build[1:], filepath.Join(repoRoot, dir))...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s %s: %v\n%s", strings.Join(build, " "), dir, err, stderr.String())
+			}
+			docs, err := parseDocs(dir+" (rendered)", out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkManifests(t, dir+" (rendered)", docs, r)
+		})
+	}
+}
+
+func checkManifests(t *testing.T, label string, docs []doc, r *repo) {
+	t.Helper()
+	for _, d := range docs {
+		if d.Kind == "Secret" {
+			t.Errorf("%s: Secrets are created per cluster (secret.example.yaml), not applied from git", d)
+		}
+	}
+	checkNamespaces(t, label, docs)
+	checkDeployments(t, label, docs, r)
+	checkServicesAndIngresses(t, docs)
+	checkScaling(t, docs)
+	checkComponents(t, label, docs, r)
+	checkKafkaTopic(t, label, docs)
+}
+
+// checkNamespaces wants one Namespace and everything else in it, but the
+// KafkaTopic, which lives with its Kafka cluster (checked in checkKafkaTopic).
+func checkNamespaces(t *testing.T, label string, docs []doc) {
+	t.Helper()
+	namespaces := ofKind(docs, "Namespace")
+	if len(namespaces) != 1 {
+		t.Fatalf("%s: %d Namespaces, want 1", label, len(namespaces))
+	}
+	ns := namespaces[0].Metadata.Name
+	for _, d := range docs {
+		if d.Kind != "Namespace" && d.Kind != "KafkaTopic" && d.Metadata.Namespace != ns {
+			t.Errorf("%s: namespace %q, want %q", d, d.Metadata.Namespace, ns)
+		}
+	}
+}
+
+// binaryOf is the cmd/<name> a Deployment runs, from its container's command.
+func binaryOf(dep deployment, r *repo) string {
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		if len(c.Command) > 0 && path.Dir(c.Command[0]) == r.imageBinDir {
+			return path.Base(c.Command[0])
+		}
+	}
+	return ""
+}
+
+func checkDeployments(t *testing.T, label string, docs []doc, r *repo) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, d := range ofKind(docs, "Deployment") {
+		var dep deployment
+		d.decode(t, &dep)
+		ann := dep.annotation
+		id := ann("dapr.io/app-id")
+		app, ok := r.apps[id]
+		if ann("dapr.io/enabled") != "true" || !ok {
+			t.Errorf("%s: dapr.io/enabled %q, dapr.io/app-id %q; want \"true\" and an app id of dapr.yaml", d, ann("dapr.io/enabled"), id)
+			continue
+		}
+		if seen[id] {
+			t.Errorf("%s: a second Deployment for app id %s", d, id)
+		}
+		seen[id] = true
+		port := strconv.Itoa(app.AppPort)
+
+		// Dapr settings as dapr.yaml has them.
+		for key, want := range map[string]string{
+			"dapr.io/app-port":                  port,
+			"dapr.io/app-protocol":              app.AppProtocol,
+			"dapr.io/enable-app-health-check":   strconv.FormatBool(app.EnableAppHealthCheck != nil && *app.EnableAppHealthCheck),
+			"dapr.io/app-health-check-path":     app.AppHealthCheckPath,
+			"dapr.io/app-health-probe-interval": strconv.Itoa(app.AppHealthProbeInterval),
+			"dapr.io/config":                    r.localConfig,
+			"dapr.io/log-as-json":               "true",
+			"prometheus.io/scrape":              "true",
+			"prometheus.io/port":                port,
+			"prometheus.io/path":                "/metrics",
+		} {
+			if got := ann(key); got != want {
+				t.Errorf("%s: annotation %s is %q, want %q", d, key, got, want)
+			}
+		}
+		if _, ok := find(docs, "Configuration", ann("dapr.io/config")); !ok {
+			t.Errorf("%s: dapr.io/config %q names no Configuration in %s", d, ann("dapr.io/config"), label)
+		}
+		checkQuantities(t, d.String()+" sidecar",
+			map[string]string{"cpu": ann("dapr.io/sidecar-cpu-request"), "memory": ann("dapr.io/sidecar-memory-request")},
+			map[string]string{"cpu": ann("dapr.io/sidecar-cpu-limit"), "memory": ann("dapr.io/sidecar-memory-limit")})
+
+		// The binary: the one dapr.yaml runs for this app, built into the image.
+		bin := binaryOf(dep, r)
+		if want := path.Base(app.Command[len(app.Command)-1]); bin != want {
+			t.Errorf("%s: runs %q, want %s/%s as dapr.yaml's command %v", d, bin, r.imageBinDir, want, app.Command)
+		}
+		if !slices.Contains(r.imageBinaries, bin) {
+			t.Errorf("%s: binary %q is not built by the Dockerfile (%v)", d, bin, r.imageBinaries)
+		}
+
+		spec := dep.Spec.Template.Spec
+		podLabels := dep.Spec.Template.Metadata.Labels
+		if !dep.Spec.Selector.selects(podLabels) {
+			t.Errorf("%s: selector %v does not match the pod labels %v", d, dep.Spec.Selector.MatchLabels, podLabels)
+		}
+		if len(spec.Containers) != 1 {
+			t.Errorf("%s: %d containers, want the app's only (daprd is injected)", d, len(spec.Containers))
+			continue
+		}
+		c := spec.Containers[0]
+		if c.Name != id {
+			t.Errorf("%s: container %q, want it named after the app id %q", d, c.Name, id)
+		}
+		if n, ok := c.portNumber("http"); !ok || n != app.AppPort || len(c.Ports) != 1 {
+			t.Errorf("%s: container ports %+v, want one port \"http\" %d", d, c.Ports, app.AppPort)
+		}
+		for name, p := range map[string]struct {
+			probe *probe
+			path  string
+		}{
+			"startupProbe":   {c.StartupProbe, "/health/live"},
+			"livenessProbe":  {c.LivenessProbe, "/health/live"},
+			"readinessProbe": {c.ReadinessProbe, "/health/ready"},
+		} {
+			if p.probe == nil || p.probe.HTTPGet == nil {
+				t.Errorf("%s: no %s (httpGet %s)", d, name, p.path)
+				continue
+			}
+			if p.probe.HTTPGet.Path != p.path {
+				t.Errorf("%s: %s path %q, want %q", d, name, p.probe.HTTPGet.Path, p.path)
+			}
+			if n, ok := c.portNumber(p.probe.HTTPGet.Port); !ok || n != app.AppPort {
+				t.Errorf("%s: %s port %v, want the app port %d", d, name, p.probe.HTTPGet.Port, app.AppPort)
+			}
+		}
+		checkQuantities(t, d.String()+" container "+c.Name, c.Resources.Requests, c.Resources.Limits)
+		checkEnv(t, d.String(), bin, dep, docs, r)
+		if len(c.EnvFrom) > 0 {
+			t.Errorf("%s: envFrom hides which variables are set; use env", d)
+		}
+		if i := slices.IndexFunc(c.Env, func(e envVar) bool { return e.Name == "APP_PORT" }); i < 0 || c.Env[i].Value == nil || *c.Env[i].Value != port {
+			t.Errorf("%s: want APP_PORT set to the app port %s", d, port)
+		}
+
+		// Security: non-root, read-only, no privilege escalation, no capabilities.
+		psc, csc := spec.SecurityContext, c.SecurityContext
+		if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+			t.Errorf("%s: pod securityContext needs runAsNonRoot: true and a non-zero runAsUser", d)
+		}
+		if csc == nil || csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem ||
+			csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation ||
+			csc.RunAsNonRoot == nil || !*csc.RunAsNonRoot ||
+			csc.Capabilities == nil || !slices.Contains(csc.Capabilities.Drop, "ALL") {
+			t.Errorf("%s: container securityContext needs runAsNonRoot, readOnlyRootFilesystem, allowPrivilegeEscalation: false and capabilities.drop [ALL]", d)
+		}
+
+		// Graceful shutdown fits the grace period, for the app and for daprd.
+		grace := 0
+		if spec.TerminationGracePeriodSeconds != nil {
+			grace = *spec.TerminationGracePeriodSeconds
+		}
+		if grace != 30 {
+			t.Errorf("%s: terminationGracePeriodSeconds %d, want 30", d, grace)
+		}
+		preStop := 0
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+			preStop = c.Lifecycle.PreStop.Sleep.Seconds
+		}
+		if total := time.Duration(preStop)*time.Second + appDrain; total > time.Duration(grace)*time.Second {
+			t.Errorf("%s: preStop %ds + app drain %s exceeds the %ds grace period", d, preStop, appDrain, grace)
+		}
+		var sidecar time.Duration
+		if v := ann("dapr.io/block-shutdown-duration"); v != "" {
+			b, err := time.ParseDuration(v)
+			if err != nil {
+				t.Errorf("%s: dapr.io/block-shutdown-duration: %v", d, err)
+			}
+			sidecar += b
+		}
+		if v := ann("dapr.io/graceful-shutdown-seconds"); v != "" {
+			s, err := strconv.Atoi(v)
+			if err != nil {
+				t.Errorf("%s: dapr.io/graceful-shutdown-seconds: %v", d, err)
+			}
+			sidecar += time.Duration(s) * time.Second
+		}
+		if sidecar > time.Duration(grace)*time.Second {
+			t.Errorf("%s: daprd's block + graceful shutdown %s exceeds the %ds grace period", d, sidecar, grace)
+		}
+
+		if len(spec.TopologySpreadConstraints) == 0 {
+			t.Errorf("%s: no topologySpreadConstraints", d)
+		}
+		for _, tsc := range spec.TopologySpreadConstraints {
+			if !tsc.LabelSelector.selects(podLabels) {
+				t.Errorf("%s: topology spread over %s selects %v, not this app's pods", d, tsc.TopologyKey, tsc.LabelSelector.MatchLabels)
+			}
+		}
+		budgets := 0
+		for _, pd := range ofKind(docs, "PodDisruptionBudget") {
+			var b pdb
+			pd.decode(t, &b)
+			if b.Spec.Selector.selects(podLabels) {
+				budgets++
+			}
+		}
+		if budgets != 1 {
+			t.Errorf("%s: %d PodDisruptionBudgets select its pods, want 1", d, budgets)
+		}
+	}
+	for id := range r.apps {
+		if !seen[id] {
+			t.Errorf("%s: no Deployment for app %s of dapr.yaml", label, id)
+		}
+	}
+}
+
+// checkEnv checks the variables of dep's containers: each is read by the app
+// (or the Go runtime), none is one the sidecar injector sets, and their
+// Secret, ConfigMap and resource references resolve. docs nil skips the
+// ConfigMap check (a patch document alone).
+func checkEnv(t *testing.T, where, bin string, dep deployment, docs []doc, r *repo) {
+	t.Helper()
+	reads, ok := r.envReads[bin]
+	if !ok {
+		t.Errorf("%s: runs %q, whose environment is unknown (not a binary of the Dockerfile)", where, bin)
+		return
+	}
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		seen := map[string]bool{}
+		for _, e := range c.Env {
+			switch {
+			case seen[e.Name]:
+				t.Errorf("%s: %s is set twice", where, e.Name)
+			case slices.Contains(injectedEnv, e.Name):
+				t.Errorf("%s: %s is set by the Dapr sidecar injector; do not set it", where, e.Name)
+			case !slices.Contains(reads, e.Name) && !slices.Contains(goRuntimeEnv, e.Name):
+				t.Errorf("%s: %s is not read by cmd/%s (it reads %v)", where, e.Name, bin, reads)
+			}
+			seen[e.Name] = true
+			if e.ValueFrom == nil {
+				continue
+			}
+			if ref := e.ValueFrom.SecretKeyRef; ref != nil && !slices.Contains(r.secretKeys[ref.Name], ref.Key) {
+				t.Errorf("%s: %s reads Secret %s key %s, which secret.example.yaml does not document", where, e.Name, ref.Name, ref.Key)
+			}
+			if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil && docs != nil {
+				cm, ok := find(docs, "ConfigMap", ref.Name)
+				var data struct {
+					Data map[string]string `yaml:"data"`
+				}
+				if ok {
+					cm.decode(t, &data)
+				}
+				if _, has := data.Data[ref.Key]; !has {
+					t.Errorf("%s: %s reads ConfigMap %s key %s, which does not exist", where, e.Name, ref.Name, ref.Key)
+				}
+			}
+			if ref := e.ValueFrom.ResourceFieldRef; ref != nil && ref.ContainerName != "" && ref.ContainerName != c.Name {
+				t.Errorf("%s: %s refers to container %q", where, e.Name, ref.ContainerName)
+			}
+		}
+	}
+}
+
+func checkServicesAndIngresses(t *testing.T, docs []doc) {
+	t.Helper()
+	deployments := ofKind(docs, "Deployment")
+	for _, d := range ofKind(docs, "Service") {
+		var svc service
+		d.decode(t, &svc)
+		var matched []deployment
+		for _, dd := range deployments {
+			var dep deployment
+			dd.decode(t, &dep)
+			if (labelSelector{MatchLabels: svc.Spec.Selector}).selects(dep.Spec.Template.Metadata.Labels) {
+				matched = append(matched, dep)
+			}
+		}
+		if len(matched) != 1 {
+			t.Errorf("%s: selects %d Deployments, want 1", d, len(matched))
+			continue
+		}
+		dep := matched[0]
+		for _, p := range svc.Spec.Ports {
+			n, ok := dep.Spec.Template.Spec.Containers[0].portNumber(p.TargetPort)
+			want, _ := strconv.Atoi(dep.annotation("dapr.io/app-port"))
+			if !ok || n != want || p.Port != want {
+				t.Errorf("%s: port %d -> %v, want the app port %d on both sides", d, p.Port, p.TargetPort, want)
+			}
+		}
+	}
+	for _, d := range ofKind(docs, "Ingress") {
+		var ing ingress
+		d.decode(t, &ing)
+		for _, rule := range ing.Spec.Rules {
+			for _, p := range rule.HTTP.Paths {
+				b := p.Backend.Service
+				sd, ok := find(docs, "Service", b.Name)
+				if !ok {
+					t.Errorf("%s: path %s goes to Service %q, which does not exist", d, p.Path, b.Name)
+					continue
+				}
+				var svc service
+				sd.decode(t, &svc)
+				if !slices.ContainsFunc(svc.Spec.Ports, func(sp servicePort) bool {
+					return (b.Port.Name != "" && sp.Name == b.Port.Name) || (b.Port.Number != 0 && sp.Port == b.Port.Number)
+				}) {
+					t.Errorf("%s: path %s goes to a port Service %s does not have", d, p.Path, b.Name)
+				}
+				if slices.Contains(sseApps, b.Name) {
+					ann := ing.Metadata.Annotations
+					timeout, _ := strconv.Atoi(ann["nginx.ingress.kubernetes.io/proxy-read-timeout"])
+					if ann["nginx.ingress.kubernetes.io/proxy-buffering"] != "off" || timeout < 300 {
+						t.Errorf("%s: %s streams Server-Sent Events: want proxy-buffering \"off\" and proxy-read-timeout >= 300", d, b.Name)
+					}
+				}
+			}
+		}
+	}
+}
+
+func hpasOf(t *testing.T, docs []doc, deploymentName string) []hpa {
+	t.Helper()
+	var out []hpa
+	for _, d := range ofKind(docs, "HorizontalPodAutoscaler") {
+		var h hpa
+		d.decode(t, &h)
+		if h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == deploymentName {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// checkScaling: HPAs scale an existing Deployment on CPU, and a Deployment
+// either has replicas or an HPA.
+func checkScaling(t *testing.T, docs []doc) {
+	t.Helper()
+	for _, d := range ofKind(docs, "HorizontalPodAutoscaler") {
+		var h hpa
+		d.decode(t, &h)
+		td, ok := find(docs, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)
+		if !ok {
+			t.Errorf("%s: scales %s %s, which does not exist", d, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)
+			continue
+		}
+		var dep deployment
+		td.decode(t, &dep)
+		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 1 || *h.Spec.MinReplicas > h.Spec.MaxReplicas {
+			t.Errorf("%s: minReplicas %v, maxReplicas %d", d, h.Spec.MinReplicas, h.Spec.MaxReplicas)
+		}
+		cpu := false
+		for _, m := range h.Spec.Metrics {
+			if cr := m.ContainerResource; m.Type == "ContainerResource" && cr != nil {
+				if _, ok := dep.container(cr.Container); !ok {
+					t.Errorf("%s: metric of container %q, which %s does not have", d, cr.Container, td)
+				}
+				cpu = cpu || cr.Name == "cpu"
+			}
+			cpu = cpu || (m.Type == "Resource" && m.Resource != nil && m.Resource.Name == "cpu")
+		}
+		if !cpu {
+			t.Errorf("%s: does not scale on CPU", d)
+		}
+		if dep.Spec.Replicas != nil {
+			t.Errorf("%s: sets replicas while an HPA scales it; every apply would reset the count", td)
+		}
+	}
+	for _, d := range ofKind(docs, "Deployment") {
+		var dep deployment
+		d.decode(t, &dep)
+		if dep.Spec.Replicas == nil && len(hpasOf(t, docs, dep.Metadata.Name)) == 0 {
+			t.Errorf("%s: neither replicas nor an HPA", d)
+		}
+	}
+}
+
+// checkComponents: the same Components as components/ (name, type, version,
+// scopes, metadata), Kubernetes-style secrets, and the app ids they scope exist.
+func checkComponents(t *testing.T, label string, docs []doc, r *repo) {
+	t.Helper()
+	k8s := map[string]component{}
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		k8s[c.Metadata.Name] = c
+	}
+	for name, local := range r.localComponents {
+		c, ok := k8s[name]
+		if !ok {
+			t.Errorf("%s: no Component %s (components/ has it)", label, name)
+			continue
+		}
+		if c.Spec.Type != local.Spec.Type || c.Spec.Version != local.Spec.Version {
+			t.Errorf("%s: Component %s is %s %s, components/ has %s %s", label, name, c.Spec.Type, c.Spec.Version, local.Spec.Type, local.Spec.Version)
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(c.Scopes)), slices.Sorted(slices.Values(local.Scopes))) {
+			t.Errorf("%s: Component %s scopes %v, components/ has %v", label, name, c.Scopes, local.Scopes)
+		}
+		for _, lm := range local.Spec.Metadata {
+			km, ok := c.item(lm.Name)
+			switch {
+			case !ok:
+				t.Errorf("%s: Component %s lacks metadata %s", label, name, lm.Name)
+			case lm.Value != nil && !slices.Contains(envDependentMetadata, lm.Name) && (km.Value == nil || *km.Value != *lm.Value):
+				t.Errorf("%s: Component %s metadata %s differs from components/ (%q)", label, name, lm.Name, *lm.Value)
+			}
+		}
+		for _, km := range c.Spec.Metadata {
+			if _, ok := local.item(km.Name); !ok && !slices.Contains(k8sOnlyMetadata, km.Name) {
+				t.Errorf("%s: Component %s has metadata %s, which components/ does not", label, name, km.Name)
+			}
+			if km.EnvRef != "" {
+				t.Errorf("%s: Component %s metadata %s uses envRef: daprd has no such variable on Kubernetes; use value or secretKeyRef", label, name, km.Name)
+			}
+			if ref := km.SecretKeyRef; ref != nil && !slices.Contains(r.secretKeys[ref.Name], ref.Key) {
+				t.Errorf("%s: Component %s reads Secret %s key %s, which secret.example.yaml does not document", label, name, ref.Name, ref.Key)
+			}
+		}
+		for _, s := range c.Scopes {
+			if _, ok := r.apps[s]; !ok {
+				t.Errorf("%s: Component %s scopes %q, which is no app id of dapr.yaml", label, name, s)
+			}
+		}
+	}
+	for name := range k8s {
+		if _, ok := r.localComponents[name]; !ok {
+			t.Errorf("%s: Component %s has no counterpart in components/", label, name)
+		}
+	}
+	if _, ok := find(docs, "Configuration", r.localConfig); !ok {
+		t.Errorf("%s: no Configuration %s (components/ has it)", label, r.localConfig)
+	}
+
+	// Apps that read PUBSUB_NAME publish or subscribe: the component they
+	// name (or the default) must be a pub/sub scoped to them.
+	for _, d := range ofKind(docs, "Deployment") {
+		var dep deployment
+		d.decode(t, &dep)
+		bin := binaryOf(dep, r)
+		if !slices.Contains(r.envReads[bin], "PUBSUB_NAME") {
+			continue
+		}
+		name := "taskflow-pubsub" // the apps' default
+		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "PUBSUB_NAME" && e.Value != nil {
+				name = *e.Value
+			}
+		}
+		c, ok := k8s[name]
+		id := dep.annotation("dapr.io/app-id")
+		if !ok || !strings.HasPrefix(c.Spec.Type, "pubsub.") || !slices.Contains(c.Scopes, id) {
+			t.Errorf("%s: uses pub/sub %q, which is no pubsub Component scoped to %s", d, name, id)
+		}
+	}
+}
+
+// checkKafkaTopic: the task events topic sits with the Kafka cluster the
+// pub/sub's brokers point at, and has room for every subscriber replica.
+func checkKafkaTopic(t *testing.T, label string, docs []doc) {
+	t.Helper()
+	topics := ofKind(docs, "KafkaTopic")
+	if len(topics) != 1 {
+		t.Fatalf("%s: %d KafkaTopics, want 1 (%s)", label, len(topics), task.Topic)
+	}
+	var kt kafkaTopic
+	topics[0].decode(t, &kt)
+	if kt.Metadata.Name != task.Topic {
+		t.Errorf("%s: named %q, the apps publish to %q (task.Topic)", topics[0], kt.Metadata.Name, task.Topic)
+	}
+	var brokers string
+	var consumers []string
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		if m, ok := c.item("brokers"); ok && c.Spec.Type == "pubsub.kafka" && m.Value != nil {
+			brokers = *m.Value
+			consumers = append(consumers, c.Scopes...)
+		}
+	}
+	// Strimzi names the bootstrap Service <cluster>-kafka-bootstrap.
+	host, _, _ := strings.Cut(strings.Split(brokers, ",")[0], ":")
+	svc, ns, _ := strings.Cut(host, ".")
+	cluster, ok := strings.CutSuffix(svc, "-kafka-bootstrap")
+	if !ok || kt.Metadata.Labels["strimzi.io/cluster"] != cluster || kt.Metadata.Namespace != ns {
+		t.Errorf("%s: cluster %q in namespace %q, but the pub/sub's brokers are %q", topics[0], kt.Metadata.Labels["strimzi.io/cluster"], kt.Metadata.Namespace, brokers)
+	}
+	minISR, _ := strconv.Atoi(fmt.Sprint(kt.Spec.Config["min.insync.replicas"]))
+	if kt.Spec.Replicas < 1 || minISR < 1 || minISR > kt.Spec.Replicas || (kt.Spec.Replicas > 1 && minISR == kt.Spec.Replicas) {
+		t.Errorf("%s: replicas %d with min.insync.replicas %d: want 1 <= min.insync.replicas < replicas (or both 1)", topics[0], kt.Spec.Replicas, minISR)
+	}
+	if _, ok := kt.Spec.Config["retention.ms"]; !ok {
+		t.Errorf("%s: no retention.ms", topics[0])
+	}
+	// A consumer group uses at most one consumer per partition.
+	for _, d := range ofKind(docs, "Deployment") {
+		var dep deployment
+		d.decode(t, &dep)
+		if !slices.Contains(consumers, dep.annotation("dapr.io/app-id")) {
+			continue
+		}
+		n := 0
+		if dep.Spec.Replicas != nil {
+			n = *dep.Spec.Replicas
+		}
+		for _, h := range hpasOf(t, docs, dep.Metadata.Name) {
+			n = h.Spec.MaxReplicas
+		}
+		if n > kt.Spec.Partitions {
+			t.Errorf("%s: up to %d replicas, but %s has %d partitions", d, n, task.Topic, kt.Spec.Partitions)
+		}
+	}
+}
+
+// checkQuantities wants cpu and memory requests and limits, limits >= requests.
+func checkQuantities(t *testing.T, where string, requests, limits map[string]string) {
+	t.Helper()
+	for _, res := range []string{"cpu", "memory"} {
+		req, err1 := quantity(requests[res])
+		lim, err2 := quantity(limits[res])
+		if err := errors.Join(err1, err2); err != nil {
+			t.Errorf("%s: %s request %q, limit %q: %v", where, res, requests[res], limits[res], err)
+			continue
+		}
+		if lim < req {
+			t.Errorf("%s: %s limit %s below request %s", where, res, limits[res], requests[res])
+		}
+	}
+}
+
+// quantity parses a Kubernetes quantity such as 250m, 1, 512Mi or 1G.
+func quantity(s string) (float64, error) {
+	if s == "" {
+		return 0, errors.New("missing")
+	}
+	suffixes := []struct {
+		s string
+		f float64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}}
+	for _, sf := range suffixes {
+		if n, ok := strings.CutSuffix(s, sf.s); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			return v * sf.f, err
+		}
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+// TestEnvScan guards the scan the environment checks rely on: if it found
+// nothing, every variable would look unread and the check would be noise, or
+// worse, a refactoring of Env could make it pass vacuously.
+func TestEnvScan(t *testing.T) {
+	t.Parallel()
+	r := loadRepo(t)
+	for id, app := range r.apps {
+		bin := path.Base(app.Command[len(app.Command)-1])
+		if !slices.Contains(r.imageBinaries, bin) {
+			t.Errorf("app %s: the Dockerfile does not build cmd/%s", id, bin)
+			continue
+		}
+		for _, want := range []string{"APP_PORT", "DATABASE_URL", "LOG_LEVEL", "DAPR_HTTP_PORT"} {
+			if !slices.Contains(r.envReads[bin], want) {
+				t.Errorf("app %s (cmd/%s): the scan did not find %s among %v", id, bin, want, r.envReads[bin])
+			}
+		}
+	}
+	if !slices.Contains(r.envReads["api"], "JWT_SECRET") {
+		t.Errorf("cmd/api: the scan did not follow platform.AuthConfig to JWT_SECRET: %v", r.envReads["api"])
+	}
+}
