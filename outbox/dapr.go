@@ -16,9 +16,11 @@ type BulkPublisher interface {
 }
 
 // DaprPublisher publishes outbox messages with Dapr's bulk publish API. Each
-// message is sent as the structured CloudEvent stored in the outbox, with
-// the task id as the Kafka partition key so that one task's events stay in
-// one partition, in order.
+// message is the structured CloudEvent stored in the outbox, sent as a raw
+// payload: it already is a complete CloudEvent, so Dapr neither re-parses
+// nor re-wraps it and the topic holds exactly what the outbox holds. The
+// task id is the Kafka partition key, so one task's events stay in one
+// partition, in order.
 type DaprPublisher struct {
 	Client BulkPublisher
 	PubSub string // component name, e.g. taskflow-pubsub
@@ -42,7 +44,7 @@ func (p DaprPublisher) Publish(ctx context.Context, msgs []postgres.Message) (ma
 				Metadata:    map[string]string{"partitionKey": m.TaskID.String()},
 			})
 		}
-		res := p.Client.PublishEvents(ctx, p.PubSub, msgs[start].Topic, events)
+		res := p.Client.PublishEvents(ctx, p.PubSub, msgs[start].Topic, events, dapr.PublishEventsWithRawPayload())
 		if res.Error != nil && firstErr == nil {
 			firstErr = res.Error
 		}

@@ -49,10 +49,11 @@ type options struct {
 	duration time.Duration
 	warmup   time.Duration
 	users    int
-	actorIDs int
+	actorIDs int // 0: a new actor for every call (measures activation)
 	keepDB   bool
 	pprof    bool
 	phases   string
+	gogc     string
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&o.actorIDs, "actors", 1000, "distinct actor ids pinged in the ceiling phase")
 	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the benchmark database")
 	flag.StringVar(&o.phases, "phases", "ping,create", "phases to run: ping, create")
+	flag.StringVar(&o.gogc, "gogc", "", "GOGC for every process of the stack (default: Go's)")
 	flag.BoolVar(&o.pprof, "pprof", false, "serve pprof on 127.0.0.1:6061 (actors), :6062 (api), :6063 (notifier), :6064 (auditor)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -102,7 +104,7 @@ func run(ctx context.Context, o options) error {
 	defer cancel()
 	stack, err := devstack.Start(startCtx, devstack.Options{
 		Root: root, StateDir: stateDir, FreePorts: true, Kafka: true,
-		Env:    map[string]string{"DATABASE_URL": dbURL, "KAFKA_BROKERS": "", "JWT_SECRET": auth.DevSecret, "LOG_LEVEL": "warn", "GOGC": os.Getenv("STACK_GOGC")},
+		Env:    map[string]string{"DATABASE_URL": dbURL, "KAFKA_BROKERS": "", "JWT_SECRET": auth.DevSecret, "LOG_LEVEL": "warn", "GOGC": o.gogc},
 		Logger: slog.New(slog.DiscardHandler),
 		AppEnv: pprofEnv(o.pprof),
 	})

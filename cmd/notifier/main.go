@@ -83,7 +83,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	mux.Handle("GET /health/ready", platform.ReadyHandler(checks))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /dapr/subscribe", subscribe.ListHandler(subscribe.Subscription{
-		PubsubName: cfg.PubSub, Topic: task.Topic, Route: "/events/task-events",
+		PubsubName: cfg.PubSub, Topic: task.Topic, Route: "/events/task-events", Metadata: subscribe.RawPayload,
 		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: 100, MaxAwaitMs: 20},
 	}))
 	mux.Handle("POST /events/task-events", subscribe.BulkHandler(subscribe.Each(svc.Handle), logger))

@@ -6,7 +6,9 @@ package subscribe
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +25,11 @@ type Subscription struct {
 	DeadLetterTopic string            `json:"deadLetterTopic,omitempty"`
 	BulkSubscribe   *Bulk             `json:"bulkSubscribe,omitempty"`
 }
+
+// RawPayload is the subscription metadata for topics whose messages are
+// CloudEvents published raw (see outbox.DaprPublisher): Dapr hands them
+// over untouched (base64 in bulk deliveries) instead of parsing them.
+var RawPayload = map[string]string{"rawPayload": "true"}
 
 // Bulk asks Dapr to deliver up to MaxMessages messages in one request,
 // waiting at most MaxAwaitMs for a batch to fill. Serve the route with
@@ -105,7 +112,7 @@ func BulkHandler(fn BatchFunc, logger *slog.Logger) http.Handler {
 		idx := make([]int, 0, len(req.Entries))
 		for i, e := range req.Entries {
 			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: Drop}
-			ev, err := task.ParseCloudEvent(e.Event)
+			ev, err := parseEntry(e.Event)
 			if err != nil {
 				logger.WarnContext(r.Context(), "dropping an undecodable message", "entry_id", e.EntryID, "error", err)
 				continue
@@ -132,4 +139,21 @@ func Each(fn EventFunc) BatchFunc {
 		}
 		return out
 	}
+}
+
+// parseEntry decodes a bulk entry's event: a JSON object, or (raw payload
+// subscriptions) a JSON string holding the message bytes in base64.
+func parseEntry(raw json.RawMessage) (task.Event, error) {
+	if len(raw) > 0 && raw[0] == '"' {
+		var b64 string
+		if err := json.Unmarshal(raw, &b64); err != nil {
+			return task.Event{}, err
+		}
+		b, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return task.Event{}, fmt.Errorf("decode raw payload: %w", err)
+		}
+		raw = b
+	}
+	return task.ParseCloudEvent(raw)
 }
