@@ -78,6 +78,34 @@ CREATE INDEX idx_task_events_task_id ON task_events (task_id, occurred_at, versi
 -- Events of a month without its own partition land here, never lost.
 CREATE TABLE task_events_default PARTITION OF task_events DEFAULT;
 
+-- taskflow_ensure_event_partitions creates the monthly partitions
+-- task_events_YYYY_MM from the month of start for the given number of
+-- months, skipping those that exist, and returns how many it created.
+CREATE FUNCTION taskflow_ensure_event_partitions(start timestamptz, months integer)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    first_month date := date_trunc('month', start AT TIME ZONE 'UTC')::date;
+    m date;
+    name text;
+    created integer := 0;
+BEGIN
+    FOR i IN 0 .. months - 1 LOOP
+        m := (first_month + make_interval(months => i))::date;
+        name := format('task_events_%s', to_char(m, 'YYYY_MM'));
+        IF to_regclass(name) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE %I PARTITION OF task_events FOR VALUES FROM (%L) TO (%L)',
+                name, (m::timestamp AT TIME ZONE 'UTC'),
+                ((m + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
+            created := created + 1;
+        END IF;
+    END LOOP;
+    RETURN created;
+END
+$$;
+
+SELECT taskflow_ensure_event_partitions(now(), 3);
+
 -- Reminder bookkeeping: mirrors the task actors' Dapr reminders.
 CREATE TABLE reminder_schedule (
     reminder_id   uuid        PRIMARY KEY,

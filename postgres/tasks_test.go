@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -181,6 +182,47 @@ func TestSchemaConstraints(t *testing.T) {
 				t.Fatalf("err = %v, want violation of %s", err, tt.constraint)
 			}
 		})
+	}
+}
+
+func TestTaskEventsPartitionedByMonth(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'task_events'::regclass ORDER BY c.relname`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Name, Bound string }])
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	var want []string
+	for i := range 3 {
+		want = append(want, now.AddDate(0, i, 1-now.Day()).Format("task_events_2006_01"))
+	}
+	want = append(want, "task_events_default")
+	var got []string
+	for _, p := range parts {
+		got = append(got, p.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("partitions %v, want %v", got, want)
+	}
+	// An event lands in its month's partition; creating the months again is a no-op.
+	if _, err := pool.Exec(ctx, `INSERT INTO task_events (event_id, event_type, task_id, user_id, occurred_at, version, payload, partition_key)
+		VALUES (gen_random_uuid(), 'task.created', gen_random_uuid(), 'u', now(), 1, '{}', 'k')`); err != nil {
+		t.Fatal(err)
+	}
+	var where string
+	if err := pool.QueryRow(ctx, `SELECT tableoid::regclass::text FROM task_events`).Scan(&where); err != nil || where != want[0] {
+		t.Fatalf("event stored in %q (%v), want %s", where, err, want[0])
+	}
+	var created int
+	if err := pool.QueryRow(ctx, `SELECT taskflow_ensure_event_partitions(now(), 3)`).Scan(&created); err != nil || created != 0 {
+		t.Fatalf("second run created %d (%v)", created, err)
 	}
 }
 
