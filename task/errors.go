@@ -14,6 +14,12 @@ var (
 	// ErrConflict: a concurrent writer changed the task (should not happen
 	// with one actor per task; the write is refused rather than lost).
 	ErrConflict = errors.New("task was changed concurrently")
+	// ErrNotSeries: a series-wide change was asked of a task that is not a
+	// recurring series.
+	ErrNotSeries = errors.New("task is not a recurring series")
+	// ErrDuplicateInstance: the series already has an instance for that
+	// occurrence (the uniq_recurring_instance backstop).
+	ErrDuplicateInstance = errors.New("series already has an instance for this occurrence")
 )
 
 // IdempotencyKey makes a create safe to retry: the first create with a key

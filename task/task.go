@@ -44,6 +44,8 @@ type Task struct {
 	OccurrenceDate        *time.Time `json:"occurrence_date"`
 	ReminderOffset        *string    `json:"reminder_offset"`
 	ReminderStatus        *string    `json:"reminder_status"`
+	Timezone              *string    `json:"timezone"`        // IANA zone of a series (occurrences keep its wall-clock time)
+	RecurrenceMode        *string    `json:"recurrence_mode"` // schedule | from_completion, for a series
 	CreatedAt             time.Time  `json:"created_at"`
 	UpdatedAt             time.Time  `json:"updated_at"`
 	Version               int64      `json:"version"`
@@ -64,6 +66,8 @@ func (t Task) Clone() Task {
 	c.OccurrenceDate = clonePtr(t.OccurrenceDate)
 	c.ReminderOffset = clonePtr(t.ReminderOffset)
 	c.ReminderStatus = clonePtr(t.ReminderStatus)
+	c.Timezone = clonePtr(t.Timezone)
+	c.RecurrenceMode = clonePtr(t.RecurrenceMode)
 	return c
 }
 
@@ -86,22 +90,32 @@ type Draft struct {
 	RecurrencePattern *string    `json:"recurrence_pattern"`
 	RecurrenceEndDate *time.Time `json:"recurrence_end_date"`
 	ReminderOffset    *string    `json:"reminder_offset"`
+	Timezone          *string    `json:"timezone"`
+	RecurrenceMode    *string    `json:"recurrence_mode"`
 }
 
-// Validate checks d on its own, reporting every invalid field at once.
-func (d Draft) Validate() error {
-	_, err := d.build(uuid.Max, "-", time.Time{})
+// Validate checks d on its own with the default limits.
+func (d Draft) Validate() error { return DefaultLimits().ValidateDraft(d) }
+
+// ValidateDraft checks d on its own, reporting every invalid field at once.
+func (l Limits) ValidateDraft(d Draft) error {
+	_, err := l.build(d, uuid.Max, "-", time.Time{})
 	return err
 }
 
-// New validates d and returns the version-1 task it describes. It reports
-// every invalid field at once as a *ValidationError.
+// New validates d with the default limits and returns the version-1 task
+// it describes. It reports every invalid field at once as a *ValidationError.
 func New(id uuid.UUID, userID string, d Draft, now time.Time) (Task, error) {
-	return d.build(id, userID, now)
+	return DefaultLimits().New(id, userID, d, now)
 }
 
-func (d Draft) build(id uuid.UUID, userID string, now time.Time) (Task, error) {
-	var v Validator
+// New is New with limits l.
+func (l Limits) New(id uuid.UUID, userID string, d Draft, now time.Time) (Task, error) {
+	return l.build(d, id, userID, now)
+}
+
+func (l Limits) build(d Draft, id uuid.UUID, userID string, now time.Time) (Task, error) {
+	v := Validator{limits: l}
 	if id == uuid.Nil {
 		v.Add("id", "must be a UUID")
 	}
@@ -124,11 +138,13 @@ func (d Draft) build(id uuid.UUID, userID string, now time.Time) (Task, error) {
 		RecurrencePattern: trimPtr(d.RecurrencePattern),
 		RecurrenceEndDate: utcPtr(d.RecurrenceEndDate),
 		ReminderOffset:    trimPtr(d.ReminderOffset),
+		Timezone:          trimPtr(d.Timezone),
+		RecurrenceMode:    trimPtr(d.RecurrenceMode),
 		CreatedAt:         stamp(now),
 		UpdatedAt:         stamp(now),
 		Version:           1,
 	}
-	v.Schedule(t)
+	v.Schedule(&t)
 	if err := v.Err(); err != nil {
 		return Task{}, err
 	}
@@ -147,25 +163,43 @@ type Patch struct {
 	RecurrencePattern Optional[string]    `json:"recurrence_pattern,omitzero"`
 	RecurrenceEndDate Optional[time.Time] `json:"recurrence_end_date,omitzero"`
 	ReminderOffset    Optional[string]    `json:"reminder_offset,omitzero"`
+	Timezone          Optional[string]    `json:"timezone,omitzero"`
+	RecurrenceMode    Optional[string]    `json:"recurrence_mode,omitzero"`
 }
 
 // Empty reports whether p changes nothing at all.
 func (p Patch) Empty() bool {
 	return !p.Title.Set && !p.Description.Set && !p.Priority.Set && !p.Tags.Set &&
-		!p.DueDate.Set && !p.RecurrencePattern.Set && !p.RecurrenceEndDate.Set && !p.ReminderOffset.Set
+		!p.DueDate.Set && !p.RecurrencePattern.Set && !p.RecurrenceEndDate.Set && !p.ReminderOffset.Set &&
+		!p.Timezone.Set && !p.RecurrenceMode.Set
 }
 
-// Validate checks the parts of p that do not depend on the task it will be
-// applied to (Apply checks the rest).
-func (p Patch) Validate() error {
+// Template keeps only the fields a series hands down to its instances
+// (title, description, priority, tags, reminder offset): what a
+// series-wide change applies to open instances.
+func (p Patch) Template() Patch {
+	return Patch{Title: p.Title, Description: p.Description, Priority: p.Priority, Tags: p.Tags, ReminderOffset: p.ReminderOffset}
+}
+
+// Schedule reports whether p changes when a series occurs.
+func (p Patch) Schedule() bool {
+	return p.DueDate.Set || p.RecurrencePattern.Set || p.RecurrenceEndDate.Set || p.Timezone.Set || p.RecurrenceMode.Set
+}
+
+// Validate checks, with the default limits, the parts of p that do not
+// depend on the task it will be applied to (Apply checks the rest).
+func (p Patch) Validate() error { return DefaultLimits().ValidatePatch(p) }
+
+// ValidatePatch is Patch.Validate with limits l.
+func (l Limits) ValidatePatch(p Patch) error {
 	var base Task
 	base.Title = "-"
 	base.Tags = []string{}
 	// Scheduling rules need the current task; leave them out here.
 	q := p
-	q.DueDate, q.RecurrencePattern, q.RecurrenceEndDate, q.ReminderOffset =
-		Optional[time.Time]{}, Optional[string]{}, Optional[time.Time]{}, Optional[string]{}
-	_, _, err := base.Apply(q, time.Time{})
+	q.DueDate, q.RecurrencePattern, q.RecurrenceEndDate, q.ReminderOffset, q.Timezone, q.RecurrenceMode =
+		Optional[time.Time]{}, Optional[string]{}, Optional[time.Time]{}, Optional[string]{}, Optional[string]{}, Optional[string]{}
+	_, _, err := l.Apply(base, q, time.Time{})
 	return err
 }
 
@@ -174,7 +208,12 @@ func (p Patch) Validate() error {
 // invalid. Null clears description and tags; title and priority cannot be
 // null. When nothing changed the task is returned untouched (same version).
 func (t Task) Apply(p Patch, now time.Time) (Task, []string, error) {
-	var v Validator
+	return DefaultLimits().Apply(t, p, now)
+}
+
+// Apply is Task.Apply with limits l.
+func (l Limits) Apply(t Task, p Patch, now time.Time) (Task, []string, error) {
+	v := Validator{limits: l}
 	next := t.Clone()
 	var changed []string
 	mark := func(field string, differs bool) {
@@ -222,7 +261,18 @@ func (t Task) Apply(p Patch, now time.Time) (Task, []string, error) {
 		next.ReminderOffset = trimPtr(p.ReminderOffset.Ptr())
 		mark("reminder_offset", !equalPtr(next.ReminderOffset, t.ReminderOffset))
 	}
-	v.Schedule(next)
+	if p.Timezone.Set {
+		next.Timezone = trimPtr(p.Timezone.Ptr())
+		mark("timezone", !equalPtr(next.Timezone, t.Timezone))
+	}
+	if p.RecurrenceMode.Set {
+		next.RecurrenceMode = trimPtr(p.RecurrenceMode.Ptr())
+		mark("recurrence_mode", !equalPtr(next.RecurrenceMode, t.RecurrenceMode))
+	}
+	if next.RecurrencePattern == nil {
+		next.RecurrenceMode = nil // a task that stops recurring has no mode
+	}
+	v.Schedule(&next)
 	if err := v.Err(); err != nil {
 		return t, nil, err
 	}

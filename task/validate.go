@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/taskflow/taskflow/recurrence"
 )
 
 // ErrValidation is matched (errors.Is) by every *ValidationError.
@@ -46,6 +48,7 @@ func Invalid(field, format string, args ...any) error {
 // safe for concurrent use.
 type Validator struct {
 	fields []FieldError
+	limits Limits
 }
 
 // Add records a problem with field.
@@ -141,17 +144,39 @@ func (v *Validator) Tags(field string, tags []string) []string {
 
 // Schedule checks the rules that tie the scheduling fields together (the
 // database enforces the first two as chk_recurrence_requires_due_date and
-// chk_reminder_requires_due_date).
-func (v *Validator) Schedule(t Task) {
+// chk_reminder_requires_due_date) and that a recurrence rule is valid. It
+// fills in a series' defaults: time zone UTC and mode schedule.
+func (v *Validator) Schedule(t *Task) {
+	if t.Timezone != nil {
+		if _, err := recurrence.LoadLocation(*t.Timezone); err != nil {
+			v.Add("timezone", "%s", err.Error())
+		}
+	}
 	if t.RecurrencePattern != nil {
+		if t.Timezone == nil {
+			utc := "UTC"
+			t.Timezone = &utc
+		}
+		if t.RecurrenceMode == nil {
+			m := string(recurrence.Schedule)
+			t.RecurrenceMode = &m
+		} else if _, err := recurrence.ParseMode(*t.RecurrenceMode); err != nil {
+			v.Add("recurrence_mode", "%s", err.Error())
+		}
 		switch {
 		case t.DueDate == nil:
-			v.Add("recurrence_pattern", "requires due_date")
+			v.Add("recurrence_pattern", "requires due_date (the series starts there)")
 		case *t.RecurrencePattern == "":
-			v.Add("recurrence_pattern", "must not be empty (use null to remove it)")
+			v.Add("recurrence_pattern", "must not be empty (use null to stop recurring)")
 		case len(*t.RecurrencePattern) > MaxPatternLen:
 			v.Add("recurrence_pattern", "must be at most %d bytes", MaxPatternLen)
+		default:
+			if _, err := t.Rule(v.limits); err != nil && !errors.Is(err, errBadZone) {
+				v.Add("recurrence_pattern", "%s", strings.TrimPrefix(err.Error(), recurrence.ErrInvalid.Error()+": "))
+			}
 		}
+	} else if t.RecurrenceMode != nil {
+		v.Add("recurrence_mode", "requires recurrence_pattern")
 	}
 	if t.RecurrenceEndDate != nil {
 		switch {
