@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -35,13 +38,28 @@ func NewTasks(pool *pgxpool.Pool) *Tasks { return &Tasks{pool: pool} }
 
 const taskColumns = `id, user_id, title, description, completed, completed_at, priority, tags,
 	created_at, updated_at, version, due_date, recurrence_pattern, recurrence_end_date,
-	parent_recurring_task_id, occurrence_date, reminder_offset, reminder_status`
+	parent_recurring_task_id, occurrence_date, reminder_offset, reminder_status, timezone, recurrence_mode`
+
+// taskColumnCount is the number of columns in taskColumns.
+const taskColumnCount = 20
+
+// placeholders returns "$from, $from+1, ..." for n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}
 
 // taskValues returns t's values in taskColumns order.
 func taskValues(t task.Task) []any {
 	return []any{pgUUID(t.ID), t.UserID, t.Title, t.Description, t.Completed, t.CompletedAt, string(t.Priority), t.Tags,
 		t.CreatedAt, t.UpdatedAt, t.Version, t.DueDate, t.RecurrencePattern, t.RecurrenceEndDate,
-		pgUUIDPtr(t.ParentRecurringTaskID), t.OccurrenceDate, t.ReminderOffset, t.ReminderStatus}
+		pgUUIDPtr(t.ParentRecurringTaskID), t.OccurrenceDate, t.ReminderOffset, t.ReminderStatus, t.Timezone, t.RecurrenceMode}
 }
 
 // pgUUID sends a UUID in PostgreSQL's binary format (google/uuid would
@@ -61,7 +79,7 @@ func scanTask(row pgx.Row, extra ...any) (task.Task, error) {
 	var id, parent pgtype.UUID
 	dest := []any{&id, &t.UserID, &t.Title, &t.Description, &t.Completed, &t.CompletedAt, &prio, &t.Tags,
 		&t.CreatedAt, &t.UpdatedAt, &t.Version, &t.DueDate, &t.RecurrencePattern, &t.RecurrenceEndDate,
-		&parent, &t.OccurrenceDate, &t.ReminderOffset, &t.ReminderStatus}
+		&parent, &t.OccurrenceDate, &t.ReminderOffset, &t.ReminderStatus, &t.Timezone, &t.RecurrenceMode}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return task.Task{}, err
 	}
@@ -95,6 +113,19 @@ func normaliseTimes(t *task.Task) {
 const outboxInsert = `INSERT INTO outbox (event_id, task_id, topic, payload)
 	SELECT $1, $2, $3, $4 FROM %s`
 
+// itemInsert returns a CTE (", item AS (...)") recording item for the row
+// of src, appending its parameters to args; "" when item is nil.
+func itemInsert(args *[]any, item *task.OperationItem, src string) string {
+	if item == nil {
+		return ""
+	}
+	n := len(*args)
+	*args = append(*args, pgUUID(item.OperationID), item.Outcome)
+	return fmt.Sprintf(`, item AS (
+		INSERT INTO operation_items (operation_id, task_id, outcome) SELECT $%d, id, $%d FROM %s
+		ON CONFLICT (operation_id, task_id) DO NOTHING)`, n+1, n+2, src)
+}
+
 func eventArgs(ev task.Event) ([]any, error) {
 	payload, err := ev.MarshalCloudEvent()
 	if err != nil {
@@ -113,12 +144,12 @@ func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *ta
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, taskValues(t)...) // $5..$22
+	args = append(args, taskValues(t)...) // $5..$24
+	values := placeholders(5, taskColumnCount)
 	var sql string
 	if idem == nil {
 		sql = `WITH ins AS (
-			INSERT INTO tasks (` + taskColumns + `)
-			VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+			INSERT INTO tasks (` + taskColumns + `) VALUES (` + values + `)
 			ON CONFLICT (id) DO NOTHING RETURNING id)
 			` + fmt.Sprintf(outboxInsert, "ins")
 	} else {
@@ -126,18 +157,23 @@ func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *ta
 		if err != nil {
 			return nil, fmt.Errorf("encode idempotent response: %w", err)
 		}
-		args = append(args, idem.Key, idem.RequestHash, response) // $23..$25
-		sql = `WITH idem AS (
+		n := 5 + taskColumnCount
+		args = append(args, idem.Key, idem.RequestHash, response) // $n..$n+2
+		sql = fmt.Sprintf(`WITH idem AS (
 			INSERT INTO idempotency_keys (user_id, key, request_hash, task_id, response)
-			VALUES ($6, $23, $24, $5, $25)
+			VALUES ($6, $%d, $%d, $5, $%d)
 			ON CONFLICT (user_id, key) DO NOTHING RETURNING task_id),
 		ins AS (
-			INSERT INTO tasks (` + taskColumns + `)
-			SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM idem
+			INSERT INTO tasks (`+taskColumns+`)
+			SELECT `+values+` FROM idem
 			ON CONFLICT (id) DO NOTHING RETURNING id)
-			` + fmt.Sprintf(outboxInsert, "ins")
+			`, n, n+1, n+2) + fmt.Sprintf(outboxInsert, "ins")
 	}
 	tag, err := s.pool.Exec(ctx, sql, args...)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "uniq_recurring_instance" {
+		return nil, fmt.Errorf("insert task %s: %w", t.ID, task.ErrDuplicateInstance)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("insert task %s: %w", t.ID, err)
 	}
@@ -186,21 +222,22 @@ func (s *Tasks) LookupIdempotency(ctx context.Context, userID string, idem task.
 }
 
 // Update replaces the task with next if its stored version is still
-// prevVersion, and enqueues ev.
-func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event) error {
+// prevVersion, and enqueues ev. A non-nil item is recorded in the same
+// statement (see task.OperationItem).
+func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event, item *task.OperationItem) error {
 	args, err := eventArgs(ev)
 	if err != nil {
 		return err
 	}
-	args = append(args, taskValues(next)...) // $5..$22
-	args = append(args, prevVersion)         // $23
+	args = append(args, taskValues(next)...) // $5..$24
+	args = append(args, prevVersion)         // $25
 	sql := `WITH upd AS (
 		UPDATE tasks SET title = $7, description = $8, completed = $9, completed_at = $10, priority = $11,
 			tags = $12, updated_at = $14, version = $15, due_date = $16, recurrence_pattern = $17,
 			recurrence_end_date = $18, parent_recurring_task_id = $19, occurrence_date = $20,
-			reminder_offset = $21, reminder_status = $22
-		WHERE id = $5 AND user_id = $6 AND version = $23 AND created_at = $13
-		RETURNING id)
+			reminder_offset = $21, reminder_status = $22, timezone = $23, recurrence_mode = $24
+		WHERE id = $5 AND user_id = $6 AND version = $25 AND created_at = $13
+		RETURNING id)` + itemInsert(&args, item, "upd") + `
 		` + fmt.Sprintf(outboxInsert, "upd")
 	tag, err := s.pool.Exec(ctx, sql, args...)
 	if err != nil {
@@ -213,14 +250,16 @@ func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, e
 }
 
 // Delete removes the task if its stored version is still prevVersion, and
-// enqueues ev (whose snapshot is the task as deleted).
-func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event) error {
+// enqueues ev (whose snapshot is the task as deleted). A non-nil item is
+// recorded in the same statement.
+func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event, item *task.OperationItem) error {
 	args, err := eventArgs(ev)
 	if err != nil {
 		return err
 	}
 	args = append(args, pgUUID(id), prevVersion) // $5, $6
-	sql := `WITH del AS (DELETE FROM tasks WHERE id = $5 AND version = $6 RETURNING id)
+	sql := `WITH del AS (DELETE FROM tasks WHERE id = $5 AND version = $6 RETURNING id)` +
+		itemInsert(&args, item, "del") + `
 		` + fmt.Sprintf(outboxInsert, "del")
 	tag, err := s.pool.Exec(ctx, sql, args...)
 	if err != nil {

@@ -79,23 +79,23 @@ func TestTaskLifecycleWritesOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Update(ctx, next, got.Version, task.NewEvent(task.EventUpdated, next, changed, "c2", now)); err != nil {
+	if err := store.Update(ctx, next, got.Version, task.NewEvent(task.EventUpdated, next, changed, "c2", now), nil); err != nil {
 		t.Fatal(err)
 	}
 	// A stale writer changes nothing and learns so.
 	stale, _, _ := got.Apply(task.Patch{Title: task.Some("lost update")}, now)
-	if err := store.Update(ctx, stale, got.Version, task.NewEvent(task.EventUpdated, stale, nil, "c3", now)); !errors.Is(err, task.ErrConflict) {
+	if err := store.Update(ctx, stale, got.Version, task.NewEvent(task.EventUpdated, stale, nil, "c3", now), nil); !errors.Is(err, task.ErrConflict) {
 		t.Fatalf("stale Update = %v, want ErrConflict", err)
 	}
 	done, changed, _ := next.Complete(now.Add(2 * time.Second))
-	if err := store.Update(ctx, done, next.Version, task.NewEvent(task.EventCompleted, done, changed, "c4", now)); err != nil {
+	if err := store.Update(ctx, done, next.Version, task.NewEvent(task.EventCompleted, done, changed, "c4", now), nil); err != nil {
 		t.Fatal(err)
 	}
 	gone := done.Delete(now.Add(3 * time.Second))
-	if err := store.Delete(ctx, tk.ID, 2, task.NewEvent(task.EventDeleted, gone, nil, "c5", now)); !errors.Is(err, task.ErrConflict) {
+	if err := store.Delete(ctx, tk.ID, 2, task.NewEvent(task.EventDeleted, gone, nil, "c5", now), nil); !errors.Is(err, task.ErrConflict) {
 		t.Fatalf("Delete at stale version = %v", err)
 	}
-	if err := store.Delete(ctx, tk.ID, done.Version, task.NewEvent(task.EventDeleted, gone, nil, "c5", now)); err != nil {
+	if err := store.Delete(ctx, tk.ID, done.Version, task.NewEvent(task.EventDeleted, gone, nil, "c5", now), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.Get(ctx, tk.ID); !errors.Is(err, task.ErrNotFound) {
@@ -416,4 +416,43 @@ func filter(in []task.Task, keep func(task.Task) bool) []task.Task {
 		}
 	}
 	return out
+}
+
+func TestOperationItemRecordedWithTheChange(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	store, ops := postgres.NewTasks(pool), postgres.NewOperations(pool)
+	ctx := context.Background()
+	now := time.Now()
+	tk := newTask(t, "alice", task.Draft{Title: "instance"}, now)
+	if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil); err != nil {
+		t.Fatal(err)
+	}
+	opID := uuid.Must(uuid.NewV7())
+	if err := ops.Create(ctx, postgres.Operation{ID: opID, UserID: "alice", Kind: "series.update", TaskID: tk.ID, Request: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	next, changed, _ := tk.Apply(task.Patch{Title: task.Some("renamed")}, now)
+	item := &task.OperationItem{OperationID: opID, Outcome: "updated"}
+	if err := store.Update(ctx, next, tk.Version, task.NewEvent(task.EventUpdated, next, changed, "", now), item); err != nil {
+		t.Fatal(err)
+	}
+	// The step is retried after a crash: the change is already there, so the
+	// retry sees "unchanged"; the outcome recorded with the change stands.
+	if err := ops.Record(ctx, opID, tk.ID, "unchanged"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ops.Start(ctx, opID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ops.Finish(ctx, opID, ""); err != nil {
+		t.Fatal(err)
+	}
+	op, err := ops.Get(ctx, "alice", opID)
+	if err != nil || op.Status != "completed" || op.Done != 1 || string(op.Result) != `{"updated": 1}` {
+		t.Fatalf("operation %+v %s (%v)", op, op.Result, err)
+	}
+	if _, err := ops.Get(ctx, "bob", opID); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("another user's operation: %v", err)
+	}
 }
