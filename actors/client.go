@@ -58,6 +58,31 @@ func (c *Client) Delete(ctx context.Context, id uuid.UUID, req Request) (*Reply,
 	return c.invoke(ctx, id, "Delete", req)
 }
 
+// CreateInstance calls TaskActor.CreateInstance on the instance's actor.
+func (c *Client) CreateInstance(ctx context.Context, id uuid.UUID, req InstanceRequest) (*Reply, error) {
+	return c.invoke(ctx, id, "CreateInstance", req)
+}
+
+// SeriesInstanceCompleted calls TaskActor.SeriesInstanceCompleted on the series' actor.
+func (c *Client) SeriesInstanceCompleted(ctx context.Context, series uuid.UUID, req CompletionNotice) (*Reply, error) {
+	return c.invoke(ctx, series, "SeriesInstanceCompleted", req)
+}
+
+// StartSeriesOperation calls TaskActor.StartSeriesOperation on the series' actor.
+func (c *Client) StartSeriesOperation(ctx context.Context, series uuid.UUID, req OperationRequest) (*Reply, error) {
+	return c.invoke(ctx, series, "StartSeriesOperation", req)
+}
+
+// ApplySeriesOperation calls TaskActor.ApplySeriesOperation on the series' actor.
+func (c *Client) ApplySeriesOperation(ctx context.Context, series uuid.UUID, op SeriesOperation) (*Reply, error) {
+	return c.invoke(ctx, series, "ApplySeriesOperation", op)
+}
+
+// SeriesChange calls TaskActor.SeriesChange on an instance's actor.
+func (c *Client) SeriesChange(ctx context.Context, instance uuid.UUID, op SeriesOperation) (*Reply, error) {
+	return c.invoke(ctx, instance, "SeriesChange", op)
+}
+
 // Ping calls TaskActor.Ping: a bare actor round trip.
 func (c *Client) Ping(ctx context.Context, id uuid.UUID) error {
 	_, err := c.invoke(ctx, id, "Ping", nil)

@@ -3,6 +3,9 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/taskflow/taskflow/task"
 )
@@ -33,6 +36,54 @@ type UpdateRequest struct {
 	Patch task.Patch `json:"patch"`
 }
 
+// InstanceRequest is the argument of TaskActor.CreateInstance: the series
+// (as it is now) asks the instance's actor to create the instance.
+type InstanceRequest struct {
+	Request
+	Series     task.Task `json:"series"`
+	Occurrence time.Time `json:"occurrence"`
+}
+
+// CompletionNotice is the argument of TaskActor.SeriesInstanceCompleted:
+// an instance tells its series that it was completed.
+type CompletionNotice struct {
+	InstanceID  uuid.UUID `json:"instance_id"`
+	CompletedAt time.Time `json:"completed_at"`
+}
+
+// Series operation kinds.
+const (
+	OpSeriesUpdate = "series.update"
+	OpSeriesDelete = "series.delete"
+)
+
+// SeriesOperation is a series-wide change: the series and its open
+// instances, run as a Dapr workflow whose instance id is ID.
+type SeriesOperation struct {
+	ID            uuid.UUID  `json:"id"`
+	UserID        string     `json:"user_id"`
+	SeriesID      uuid.UUID  `json:"series_id"`
+	Kind          string     `json:"kind"`
+	Patch         task.Patch `json:"patch"`
+	CorrelationID string     `json:"correlation_id,omitempty"`
+}
+
+// OperationRequest is the argument of TaskActor.StartSeriesOperation.
+type OperationRequest struct {
+	Request
+	Kind  string     `json:"kind"`
+	Patch task.Patch `json:"patch"`
+}
+
+// Outcomes of a series operation on one task.
+const (
+	OutcomeUpdated   = "updated"
+	OutcomeUnchanged = "unchanged"
+	OutcomeDeleted   = "deleted"
+	OutcomeKept      = "kept" // completed meanwhile: history stays
+	OutcomeGone      = "gone" // deleted meanwhile
+)
+
 // Reply is what every TaskActor method returns. Errors travel in the body:
 // Dapr turns an actor method's Go error into an opaque failure, and callers
 // must tell "not found" from "invalid" from "internal".
@@ -40,7 +91,11 @@ type Reply struct {
 	Task     *task.Task `json:"task,omitempty"`
 	Replayed bool       `json:"replayed,omitempty"` // an idempotent create was replayed
 	Changed  bool       `json:"changed,omitempty"`  // the call changed the task
-	Error    *Error     `json:"error,omitempty"`
+	// OperationID is set by StartSeriesOperation: the workflow started.
+	OperationID *uuid.UUID `json:"operation_id,omitempty"`
+	// Outcome is set by the series operation methods.
+	Outcome string `json:"outcome,omitempty"`
+	Error   *Error `json:"error,omitempty"`
 }
 
 // ErrorCode classifies a failed actor call.
@@ -53,6 +108,7 @@ const (
 	CodeVersionMismatch     ErrorCode = "version_mismatch"
 	CodeIdempotencyMismatch ErrorCode = "idempotency_mismatch"
 	CodeConflict            ErrorCode = "conflict"
+	CodeNotSeries           ErrorCode = "not_series"
 	CodeInternal            ErrorCode = "internal"
 )
 
@@ -77,6 +133,8 @@ func errorReply(err error) *Reply {
 		return &Reply{Error: &Error{Code: CodeIdempotencyMismatch, Message: task.ErrIdempotencyMismatch.Error()}}
 	case errors.Is(err, task.ErrConflict):
 		return &Reply{Error: &Error{Code: CodeConflict, Message: task.ErrConflict.Error()}}
+	case errors.Is(err, task.ErrNotSeries):
+		return &Reply{Error: &Error{Code: CodeNotSeries, Message: task.ErrNotSeries.Error()}}
 	default:
 		return &Reply{Error: &Error{Code: CodeInternal, Message: "internal error"}}
 	}
@@ -99,6 +157,8 @@ func (r *Reply) Err() error {
 		return task.ErrIdempotencyMismatch
 	case CodeConflict:
 		return task.ErrConflict
+	case CodeNotSeries:
+		return task.ErrNotSeries
 	default:
 		return fmt.Errorf("task actor: %s", r.Error.Message)
 	}

@@ -12,17 +12,54 @@ import (
 	"time"
 
 	"github.com/dapr/go-sdk/actor"
+	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
 
 	"github.com/taskflow/taskflow/task"
 )
 
-// Store persists tasks and enqueues their events atomically.
+// Store persists tasks and enqueues their events atomically, and keeps the
+// progress of recurring series.
 type Store interface {
 	Insert(ctx context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey) (replay *task.Task, err error)
-	Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event) error
-	Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event) error
+	Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event, item *task.OperationItem) error
+	Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event, item *task.OperationItem) error
 	Get(ctx context.Context, id uuid.UUID) (task.Task, error)
+	Series(ctx context.Context, id uuid.UUID) (task.SeriesState, bool, error)
+	SaveSeries(ctx context.Context, st task.SeriesState) error
+}
+
+// Peers calls other TaskActors (through the Dapr sidecar): a series
+// creates its instances through their own actors, an instance tells its
+// series that it was completed.
+type Peers interface {
+	CreateInstance(ctx context.Context, id uuid.UUID, req InstanceRequest) (*Reply, error)
+	SeriesInstanceCompleted(ctx context.Context, series uuid.UUID, req CompletionNotice) (*Reply, error)
+}
+
+// Reminders registers and removes Dapr actor reminders (the Dapr client
+// satisfies it).
+type Reminders interface {
+	RegisterActorReminder(ctx context.Context, req *dapr.RegisterActorReminderRequest) error
+	UnregisterActorReminder(ctx context.Context, req *dapr.UnregisterActorReminderRequest) error
+}
+
+// Workflows starts the workflow of a series-wide operation. Starting one
+// that already runs (same id) must succeed.
+type Workflows interface {
+	StartSeriesOperation(ctx context.Context, op SeriesOperation) error
+}
+
+// SeriesConfig tunes recurring series.
+type SeriesConfig struct {
+	// MissedPolicy says what a series does with occurrences it missed while
+	// the system was down: "latest" creates the most recent one and counts
+	// the others as skipped; "all" creates them all, up to CatchUpMax.
+	MissedPolicy string
+	CatchUpMax   int
+	// RetryPeriod is the period of the series reminder: it re-fires after a
+	// tick that failed (ReminderCall cannot report failure).
+	RetryPeriod time.Duration
 }
 
 // Deps are what every TaskActor shares. They must be safe for concurrent use.
@@ -34,6 +71,11 @@ type Deps struct {
 	Now       func() time.Time
 	Logger    *slog.Logger
 	Metrics   *Metrics
+	Limits    task.Limits
+	Peers     Peers
+	Reminders Reminders
+	Workflows Workflows
+	Series    SeriesConfig
 }
 
 // TaskActor is the Dapr actor for one task. Its exported methods are the
@@ -63,7 +105,7 @@ func (a *TaskActor) Create(ctx context.Context, req *CreateRequest) (*Reply, err
 		if err != nil {
 			return nil, err
 		}
-		t, err := task.New(id, req.UserID, req.Draft, now)
+		t, err := a.deps.Limits.New(id, req.UserID, req.Draft, now)
 		if err != nil {
 			return nil, err
 		}
@@ -80,6 +122,9 @@ func (a *TaskActor) Create(ctx context.Context, req *CreateRequest) (*Reply, err
 		}
 		a.loaded, a.cur = true, &t
 		a.deps.Committed()
+		if t.IsSeries() {
+			a.startSeries(ctx, t, now, req.CorrelationID)
+		}
 		return &Reply{Task: &t, Changed: true}, nil
 	})
 }
@@ -98,7 +143,7 @@ func (a *TaskActor) Get(ctx context.Context, req *Request) (*Reply, error) {
 // Update applies a partial update.
 func (a *TaskActor) Update(ctx context.Context, req *UpdateRequest) (*Reply, error) {
 	return a.write(ctx, "update", req.Request, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
-		next, changed, err := cur.Apply(req.Patch, now)
+		next, changed, err := a.deps.Limits.Apply(cur, req.Patch, now)
 		return next, task.EventUpdated, changed, err
 	})
 }
@@ -121,21 +166,26 @@ func (a *TaskActor) Uncomplete(ctx context.Context, req *Request) (*Reply, error
 
 // Delete deletes the task. Its history stays in the audit log.
 func (a *TaskActor) Delete(ctx context.Context, req *Request) (*Reply, error) {
-	return a.call(ctx, "delete", func(now time.Time) (*Reply, error) {
-		cur, err := a.owned(ctx, *req)
-		if err != nil {
-			return nil, err
-		}
-		gone := cur.Delete(now)
-		ev := task.NewEvent(task.EventDeleted, gone, nil, req.CorrelationID, now)
-		if err := a.deps.Store.Delete(ctx, cur.ID, cur.Version, ev); err != nil {
-			a.loaded = false
-			return nil, err
-		}
-		a.cur = nil
-		a.deps.Committed()
-		return &Reply{Task: &gone, Changed: true}, nil
-	})
+	return a.call(ctx, "delete", func(now time.Time) (*Reply, error) { return a.remove(ctx, *req, now, nil) })
+}
+
+func (a *TaskActor) remove(ctx context.Context, req Request, now time.Time, item *task.OperationItem) (*Reply, error) {
+	cur, err := a.owned(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	gone := cur.Delete(now)
+	ev := task.NewEvent(task.EventDeleted, gone, nil, req.CorrelationID, now)
+	if err := a.deps.Store.Delete(ctx, cur.ID, cur.Version, ev, item); err != nil {
+		a.loaded = false
+		return nil, err
+	}
+	a.cur = nil
+	a.deps.Committed()
+	if cur.IsSeries() {
+		a.stopSeries(ctx, cur, now)
+	}
+	return &Reply{Task: &gone, Changed: true}, nil
 }
 
 // Ping does nothing: it measures the bare cost of an actor call.
@@ -148,7 +198,13 @@ type change func(cur task.Task, now time.Time) (next task.Task, typ task.EventTy
 // write runs a read-modify-write of the task. If the cached snapshot turns
 // out stale (a version conflict) it reloads and tries once more.
 func (a *TaskActor) write(ctx context.Context, op string, req Request, fn change) (*Reply, error) {
-	return a.call(ctx, op, func(now time.Time) (*Reply, error) {
+	return a.call(ctx, op, func(now time.Time) (*Reply, error) { return a.change(ctx, req, now, fn, nil) })
+}
+
+// change is write's body, for methods that are already inside a call; a
+// non-nil item is recorded with the write.
+func (a *TaskActor) change(ctx context.Context, req Request, now time.Time, fn change, item *task.OperationItem) (*Reply, error) {
+	{
 		for attempt := 0; ; attempt++ {
 			cur, err := a.owned(ctx, req)
 			if err != nil {
@@ -162,7 +218,7 @@ func (a *TaskActor) write(ctx context.Context, op string, req Request, fn change
 				return &Reply{Task: &cur}, nil
 			}
 			ev := task.NewEvent(typ, next, changed, req.CorrelationID, now)
-			err = a.deps.Store.Update(ctx, next, cur.Version, ev)
+			err = a.deps.Store.Update(ctx, next, cur.Version, ev, item)
 			if errors.Is(err, task.ErrConflict) && attempt == 0 {
 				a.deps.Logger.WarnContext(ctx, "task snapshot was stale; reloading", "task_id", cur.ID, "version", cur.Version)
 				a.loaded = false
@@ -174,37 +230,48 @@ func (a *TaskActor) write(ctx context.Context, op string, req Request, fn change
 			}
 			a.cur = &next
 			a.deps.Committed()
+			a.afterWrite(ctx, cur, next, now, req.CorrelationID)
 			return &Reply{Task: &next, Changed: true}, nil
 		}
-	})
+	}
 }
 
 // owned returns the current task if req's user owns it and its version
 // matches req.IfMatch.
 func (a *TaskActor) owned(ctx context.Context, req Request) (task.Task, error) {
+	cur, err := a.load(ctx)
+	if err != nil {
+		return task.Task{}, err
+	}
+	if cur == nil || cur.UserID != req.UserID {
+		return task.Task{}, task.ErrNotFound
+	}
+	if req.IfMatch != 0 && req.IfMatch != cur.Version {
+		return task.Task{}, task.ErrVersionMismatch
+	}
+	return cur.Clone(), nil
+}
+
+// load returns the task as stored (nil when it does not exist), reading
+// the database only when the snapshot is not loaded.
+func (a *TaskActor) load(ctx context.Context) (*task.Task, error) {
 	if !a.loaded {
 		id, err := a.taskID()
 		if err != nil {
-			return task.Task{}, err
+			return nil, err
 		}
 		t, err := a.deps.Store.Get(ctx, id)
 		switch {
 		case errors.Is(err, task.ErrNotFound):
 			a.cur = nil
 		case err != nil:
-			return task.Task{}, err
+			return nil, err
 		default:
 			a.cur = &t
 		}
 		a.loaded = true
 	}
-	if a.cur == nil || a.cur.UserID != req.UserID {
-		return task.Task{}, task.ErrNotFound
-	}
-	if req.IfMatch != 0 && req.IfMatch != a.cur.Version {
-		return task.Task{}, task.ErrVersionMismatch
-	}
-	return a.cur.Clone(), nil
+	return a.cur, nil
 }
 
 func (a *TaskActor) taskID() (uuid.UUID, error) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
 
 	"github.com/taskflow/taskflow/actors"
@@ -20,6 +21,7 @@ import (
 type memStore struct {
 	mu     sync.Mutex
 	tasks  map[uuid.UUID]task.Task
+	series map[uuid.UUID]task.SeriesState
 	events []task.Event
 	keys   map[string]struct {
 		hash []byte
@@ -28,7 +30,7 @@ type memStore struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{tasks: map[uuid.UUID]task.Task{}, keys: map[string]struct {
+	return &memStore{tasks: map[uuid.UUID]task.Task{}, series: map[uuid.UUID]task.SeriesState{}, keys: map[string]struct {
 		hash []byte
 		t    task.Task
 	}{}}
@@ -54,12 +56,18 @@ func (s *memStore) Insert(_ context.Context, t task.Task, ev task.Event, idem *t
 	if _, ok := s.tasks[t.ID]; ok {
 		return nil, task.ErrConflict
 	}
+	for _, o := range s.tasks {
+		if t.ParentRecurringTaskID != nil && o.ParentRecurringTaskID != nil && *o.ParentRecurringTaskID == *t.ParentRecurringTaskID &&
+			o.OccurrenceDate.Equal(*t.OccurrenceDate) {
+			return nil, task.ErrDuplicateInstance
+		}
+	}
 	s.tasks[t.ID] = t
 	s.events = append(s.events, ev)
 	return nil, nil
 }
 
-func (s *memStore) Update(_ context.Context, next task.Task, prev int64, ev task.Event) error {
+func (s *memStore) Update(_ context.Context, next task.Task, prev int64, ev task.Event, _ *task.OperationItem) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, ok := s.tasks[next.ID]; !ok || cur.Version != prev {
@@ -70,7 +78,7 @@ func (s *memStore) Update(_ context.Context, next task.Task, prev int64, ev task
 	return nil
 }
 
-func (s *memStore) Delete(_ context.Context, id uuid.UUID, prev int64, ev task.Event) error {
+func (s *memStore) Delete(_ context.Context, id uuid.UUID, prev int64, ev task.Event, _ *task.OperationItem) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, ok := s.tasks[id]; !ok || cur.Version != prev {
@@ -91,6 +99,23 @@ func (s *memStore) Get(_ context.Context, id uuid.UUID) (task.Task, error) {
 	return t.Clone(), nil
 }
 
+func (s *memStore) Series(_ context.Context, id uuid.UUID) (task.SeriesState, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.series[id]
+	if !ok {
+		st.TaskID = id
+	}
+	return st, ok, nil
+}
+
+func (s *memStore) SaveSeries(_ context.Context, st task.SeriesState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.series[st.TaskID] = st
+	return nil
+}
+
 func (s *memStore) eventTypes() []task.EventType {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,26 +127,123 @@ func (s *memStore) eventTypes() []task.EventType {
 }
 
 type env struct {
-	store   *memStore
-	commits atomic.Int64
-	deps    *actors.Deps
+	store     *memStore
+	commits   atomic.Int64
+	deps      *actors.Deps
+	reminders *fakeReminders
+	workflows *fakeWorkflows
+
+	mu     sync.Mutex
+	now    time.Time
+	actors map[uuid.UUID]*actors.TaskActor // the activations peers reach
 }
 
 func newEnv() *env {
-	e := &env{store: newMemStore()}
+	e := &env{store: newMemStore(), reminders: &fakeReminders{armed: map[string]reminder{}}, workflows: &fakeWorkflows{},
+		now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), actors: map[uuid.UUID]*actors.TaskActor{}}
 	e.deps = &actors.Deps{
 		Store:     e.store,
 		Committed: func() { e.commits.Add(1) },
-		Now:       func() time.Time { return time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC) },
+		Now:       e.clock,
 		Logger:    slog.New(slog.DiscardHandler),
+		Limits:    task.DefaultLimits(),
+		Peers:     peers{e},
+		Reminders: e.reminders,
+		Workflows: e.workflows,
+		Series:    actors.SeriesConfig{MissedPolicy: actors.MissedLatest, CatchUpMax: 100, RetryPeriod: 30 * time.Second},
 	}
 	return e
 }
 
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *env) setClock(t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.now = t
+}
+
+// actor returns a fresh activation (not the one peers reach).
 func (e *env) actor(id uuid.UUID) *actors.TaskActor {
 	a := actors.Factory(e.deps)().(*actors.TaskActor)
 	a.SetID(id.String())
 	return a
+}
+
+// placed returns the one activation of id that peers reach, as Dapr
+// placement would.
+func (e *env) placed(id uuid.UUID) *actors.TaskActor {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a, ok := e.actors[id]
+	if !ok {
+		a = actors.Factory(e.deps)().(*actors.TaskActor)
+		a.SetID(id.String())
+		e.actors[id] = a
+	}
+	return a
+}
+
+type peers struct{ e *env }
+
+func (p peers) CreateInstance(ctx context.Context, id uuid.UUID, req actors.InstanceRequest) (*actors.Reply, error) {
+	return p.e.placed(id).CreateInstance(ctx, &req)
+}
+
+func (p peers) SeriesInstanceCompleted(ctx context.Context, series uuid.UUID, req actors.CompletionNotice) (*actors.Reply, error) {
+	return p.e.placed(series).SeriesInstanceCompleted(ctx, &req)
+}
+
+type reminder struct {
+	due    time.Time
+	period string
+	data   []byte
+}
+
+type fakeReminders struct {
+	mu    sync.Mutex
+	armed map[string]reminder // actor id + "/" + name
+}
+
+func (f *fakeReminders) RegisterActorReminder(_ context.Context, r *dapr.RegisterActorReminderRequest) error {
+	due, err := time.Parse(time.RFC3339Nano, r.DueTime)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed[r.ActorID+"/"+r.Name] = reminder{due: due, period: r.Period, data: r.Data}
+	return nil
+}
+
+func (f *fakeReminders) UnregisterActorReminder(_ context.Context, r *dapr.UnregisterActorReminderRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.armed, r.ActorID+"/"+r.Name)
+	return nil
+}
+
+func (f *fakeReminders) get(id uuid.UUID, name string) (reminder, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.armed[id.String()+"/"+name]
+	return r, ok
+}
+
+type fakeWorkflows struct {
+	mu      sync.Mutex
+	started []actors.SeriesOperation
+}
+
+func (f *fakeWorkflows) StartSeriesOperation(_ context.Context, op actors.SeriesOperation) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, op)
+	return nil
 }
 
 // mustOK(t)(a.Method(...)) returns the reply's task or fails the test.

@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/dapr/durabletask-go/workflow"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,8 +23,10 @@ import (
 
 	"github.com/taskflow/taskflow/actors"
 	"github.com/taskflow/taskflow/internal/platform"
+	"github.com/taskflow/taskflow/operations"
 	"github.com/taskflow/taskflow/outbox"
 	"github.com/taskflow/taskflow/postgres"
+	"github.com/taskflow/taskflow/task"
 )
 
 type config struct {
@@ -36,6 +40,9 @@ type config struct {
 	PubSub       string
 	Runtime      actors.RuntimeConfig
 	Outbox       outbox.Config
+	Limits       task.Limits
+	Series       actors.SeriesConfig
+	Operations   operations.Config
 }
 
 func loadConfig(env *platform.Env) (config, error) {
@@ -58,12 +65,27 @@ func loadConfig(env *platform.Env) (config, error) {
 			Retention:    env.Duration("OUTBOX_RETENTION", time.Hour, 0),
 		},
 	}
-	switch fp := env.String("TASKFLOW_FAILPOINT", ""); fp {
-	case "":
-	case "outbox-before-publish":
+	c.Limits = task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)}
+	c.Series = actors.SeriesConfig{
+		MissedPolicy: env.String("SERIES_MISSED_POLICY", actors.MissedLatest),
+		CatchUpMax:   env.Int("SERIES_CATCHUP_MAX", 100, 1, 10_000),
+		RetryPeriod:  env.Duration("SERIES_RETRY_PERIOD", 30*time.Second, time.Second),
+	}
+	if p := c.Series.MissedPolicy; p != actors.MissedLatest && p != actors.MissedAll {
+		env.Fail(fmt.Errorf("SERIES_MISSED_POLICY=%q: want latest or all", p))
+	}
+	switch fp := env.String("TASKFLOW_FAILPOINT", ""); {
+	case fp == "":
+	case fp == "outbox-before-publish":
 		c.Outbox.CrashBeforePublish = true
+	case strings.HasPrefix(fp, "workflow-crash-after-"):
+		n, err := strconv.Atoi(strings.TrimPrefix(fp, "workflow-crash-after-"))
+		if err != nil || n < 1 {
+			env.Fail(fmt.Errorf("TASKFLOW_FAILPOINT=%q: want workflow-crash-after-N with N >= 1", fp))
+		}
+		c.Operations.CrashAfterActivities = n
 	default:
-		env.Fail(fmt.Errorf("TASKFLOW_FAILPOINT=%q: unknown failpoint (known: outbox-before-publish)", fp))
+		env.Fail(fmt.Errorf("TASKFLOW_FAILPOINT=%q: unknown failpoint (known: outbox-before-publish, workflow-crash-after-N)", fp))
 	}
 	return c, env.Err()
 }
@@ -115,12 +137,25 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	store := postgres.NewTasks(pool)
+	peers := actors.NewClient(client)
+	wf := workflow.NewClient(client.GrpcClientConn())
+	runner := operations.NewRunner(cfg.Operations, peers, store, postgres.NewOperations(pool), wf, logger)
+	registry := workflow.NewRegistry()
+	if err := runner.Register(registry); err != nil {
+		return fmt.Errorf("register workflows: %w", err)
+	}
 	deps := &actors.Deps{
-		Store:     postgres.NewTasks(pool),
+		Store:     store,
 		Committed: relay.Kick,
 		Now:       time.Now,
 		Logger:    logger.With("component", "task_actor"),
 		Metrics:   actorMetrics,
+		Limits:    cfg.Limits,
+		Peers:     peers,
+		Reminders: client,
+		Workflows: runner,
+		Series:    cfg.Series,
 	}
 	checks := platform.Checks{"postgres": platform.DatabaseCheck(pool), "dapr": platform.SidecarCheck(cfg.DaprHTTPPort)}
 	svc := actors.NewService(":"+strconv.Itoa(cfg.Port), deps, cfg.Runtime, map[string]http.Handler{
@@ -131,6 +166,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error {
+		// The worker keeps a stream open to the sidecar and runs workflow and
+		// activity work items until gctx is done.
+		if err := wf.StartWorker(gctx, registry); err != nil {
+			return fmt.Errorf("start workflow worker: %w", err)
+		}
+		<-gctx.Done()
+		return nil
+	})
 	g.Go(func() error {
 		logger.InfoContext(gctx, "actors app listening", "port", cfg.Port)
 		if err := svc.Start(); err != nil && !errors.Is(err, http.ErrServerClosed) {
