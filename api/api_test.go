@@ -38,6 +38,7 @@ type localActors struct {
 func (l *localActors) InvokeActor(ctx context.Context, req *dapr.InvokeActorRequest) (*dapr.InvokeActorResponse, error) {
 	l.mu.Lock()
 	a, ok := l.actors[req.ActorID]
+
 	if !ok {
 		a = actors.Factory(l.deps)().(*actors.TaskActor)
 		a.SetID(req.ActorID)
@@ -57,6 +58,14 @@ func (l *localActors) InvokeActor(ctx context.Context, req *dapr.InvokeActorRequ
 		var in actors.UpdateRequest
 		_ = json.Unmarshal(req.Data, &in)
 		reply, err = a.Update(ctx, &in)
+	case "CreateInstance":
+		var in actors.InstanceRequest
+		_ = json.Unmarshal(req.Data, &in)
+		reply, err = a.CreateInstance(ctx, &in)
+	case "StartSeriesOperation":
+		var in actors.OperationRequest
+		_ = json.Unmarshal(req.Data, &in)
+		reply, err = a.StartSeriesOperation(ctx, &in)
 	default:
 		var in actors.Request
 		_ = json.Unmarshal(req.Data, &in)
@@ -80,6 +89,21 @@ func (l *localActors) InvokeActor(ctx context.Context, req *dapr.InvokeActorRequ
 	return &dapr.InvokeActorResponse{Data: b}, nil
 }
 
+// noReminders and noWorkflows stand in for Dapr: these tests cover the
+// API; series behaviour is tested in actors and end to end.
+type noReminders struct{}
+
+func (noReminders) RegisterActorReminder(context.Context, *dapr.RegisterActorReminderRequest) error {
+	return nil
+}
+func (noReminders) UnregisterActorReminder(context.Context, *dapr.UnregisterActorReminderRequest) error {
+	return nil
+}
+
+type noWorkflows struct{}
+
+func (noWorkflows) StartSeriesOperation(context.Context, actors.SeriesOperation) error { return nil }
+
 type harness struct {
 	app  *fiber.App
 	base string            // http://127.0.0.1:port of the real listener
@@ -91,16 +115,20 @@ func newHarness(t *testing.T) *harness {
 	pool, _ := pgtest.NewPool(t)
 	store := postgres.NewTasks(pool)
 	logger := slog.New(slog.DiscardHandler)
-	inv := &localActors{actors: map[string]*actors.TaskActor{}, deps: &actors.Deps{
-		Store: store, Committed: func() {}, Now: time.Now, Logger: logger,
-	}}
+	inv := &localActors{actors: map[string]*actors.TaskActor{}}
+	inv.deps = &actors.Deps{
+		Store: store, Committed: func() {}, Now: time.Now, Logger: logger, Limits: task.DefaultLimits(),
+		Peers: actors.NewClient(inv), Reminders: noReminders{}, Workflows: noWorkflows{},
+		Series: actors.SeriesConfig{MissedPolicy: actors.MissedLatest, CatchUpMax: 10, RetryPeriod: time.Minute},
+	}
 	secret := []byte(auth.DevSecret)
 	verifier, err := auth.New(context.Background(), auth.Config{Secret: secret}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	app, err := api.New(api.Config{BodyLimit: 16 << 10}, api.Deps{
-		Writer: actors.NewClient(inv), Reader: store, Verifier: verifier, Registry: prometheus.NewRegistry(),
+		Writer: actors.NewClient(inv), Reader: store, Operations: postgres.NewOperations(pool), Verifier: verifier,
+		Registry: prometheus.NewRegistry(),
 	}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +338,10 @@ func TestBadInputIsAClear4xx(t *testing.T) {
 		{"read-only field", "POST", "/api/v1/tasks", map[string]any{"title": "x", "version": 7}, nil, 422, []string{"version"}},
 		{"naive time", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00"}, nil, 422, []string{"due_date"}},
 		{"reminder without due date", "POST", "/api/v1/tasks", map[string]any{"title": "x", "reminder_offset": "1 hour"}, nil, 422, []string{"reminder_offset"}},
+		{"recurrence floods", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00Z", "recurrence_pattern": "FREQ=SECONDLY;INTERVAL=30"}, nil, 422, []string{"recurrence_pattern"}},
+		{"recurrence unknown part", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00Z", "recurrence_pattern": "FREQ=DAILY;BYDAYS=MO"}, nil, 422, []string{"recurrence_pattern"}},
+		{"bad scope", "DELETE", path + "?scope=all", nil, nil, 400, []string{"scope"}},
+		{"scope=series on a plain task", "DELETE", path + "?scope=series", nil, nil, 422, []string{"id"}},
 		{"bad offset", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00Z", "reminder_offset": "soon"}, nil, 422, []string{"reminder_offset"}},
 		{"malformed json", "POST", "/api/v1/tasks", `{"title": "x"`, nil, 400, nil},
 		{"array body", "POST", "/api/v1/tasks", `[1]`, nil, 400, nil},

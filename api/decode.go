@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/taskflow/taskflow/recurrence"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -136,10 +137,10 @@ func contains(list []string, s string) bool {
 }
 
 var draftFields = []string{"title", "description", "priority", "tags", "due_date", "recurrence_pattern",
-	"recurrence_end_date", "reminder_offset"}
+	"recurrence_end_date", "reminder_offset", "timezone", "recurrence_mode"}
 
-// decodeDraft reads a create body.
-func decodeDraft(c *fiber.Ctx) (task.Draft, error) {
+// decodeDraft reads a create body and validates it with limits.
+func decodeDraft(c *fiber.Ctx, limits task.Limits) (task.Draft, error) {
 	m, err := object(c, fiber.MIMEApplicationJSON)
 	if err != nil {
 		return task.Draft{}, err
@@ -170,14 +171,26 @@ func decodeDraft(c *fiber.Ctx) (task.Draft, error) {
 	d.RecurrencePattern = optional(f, "recurrence_pattern", f.str).Ptr()
 	d.RecurrenceEndDate = optional(f, "recurrence_end_date", f.time).Ptr()
 	d.ReminderOffset = optional(f, "reminder_offset", f.str).Ptr()
-	if err := merge(f.v.Err(), d.Validate()); err != nil {
+	d.Timezone = optional(f, "timezone", f.str).Ptr()
+	d.RecurrenceMode = optional(f, "recurrence_mode", f.str).Ptr()
+	if d.Timezone == nil && d.RecurrencePattern != nil {
+		// A series' zone defaults to the client's (Time-Zone header), else UTC.
+		if tz := strings.TrimSpace(c.Get("Time-Zone")); tz != "" {
+			if _, err := recurrence.LoadLocation(tz); err != nil {
+				f.v.Add("Time-Zone", "%s", err.Error())
+			} else {
+				d.Timezone = &tz
+			}
+		}
+	}
+	if err := merge(f.v.Err(), limits.ValidateDraft(d)); err != nil {
 		return task.Draft{}, err
 	}
 	return d, nil
 }
 
 // decodePatch reads a PATCH body (JSON merge patch).
-func decodePatch(c *fiber.Ctx) (task.Patch, error) {
+func decodePatch(c *fiber.Ctx, limits task.Limits) (task.Patch, error) {
 	m, err := object(c, fiber.MIMEApplicationJSON, "application/merge-patch+json")
 	if err != nil {
 		return task.Patch{}, err
@@ -192,11 +205,13 @@ func decodePatch(c *fiber.Ctx) (task.Patch, error) {
 		RecurrencePattern: optional(f, "recurrence_pattern", f.str),
 		RecurrenceEndDate: optional(f, "recurrence_end_date", f.time),
 		ReminderOffset:    optional(f, "reminder_offset", f.str),
+		Timezone:          optional(f, "timezone", f.str),
+		RecurrenceMode:    optional(f, "recurrence_mode", f.str),
 	}
 	if prio := optional(f, "priority", f.str); prio.Set {
 		p.Priority = task.Optional[task.Priority]{Set: true, Null: prio.Null, Value: task.Priority(prio.Value)}
 	}
-	if err := merge(f.v.Err(), p.Validate()); err != nil {
+	if err := merge(f.v.Err(), limits.ValidatePatch(p)); err != nil {
 		return task.Patch{}, err
 	}
 	return p, nil

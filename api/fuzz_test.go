@@ -50,7 +50,19 @@ func (w echoWriter) Delete(ctx context.Context, id uuid.UUID, req actors.Request
 	return w.Update(ctx, id, actors.UpdateRequest{Request: req})
 }
 
+func (echoWriter) StartSeriesOperation(context.Context, uuid.UUID, actors.OperationRequest) (*actors.Reply, error) {
+	return &actors.Reply{Error: &actors.Error{Code: actors.CodeNotSeries}}, nil
+}
+
 type emptyReader struct{}
+
+func (emptyReader) Instances(context.Context, uuid.UUID, time.Time, int) ([]task.Instance, error) {
+	return nil, nil
+}
+
+func (emptyReader) Get(context.Context, string, uuid.UUID) (postgres.Operation, error) {
+	return postgres.Operation{}, task.ErrNotFound
+}
 
 func (emptyReader) GetForUser(context.Context, string, uuid.UUID) (task.Task, error) {
 	return task.Task{}, task.ErrNotFound
@@ -71,7 +83,7 @@ func FuzzRequests(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	app, err := api.New(api.Config{}, api.Deps{Writer: echoWriter{}, Reader: emptyReader{}, Verifier: verifier,
+	app, err := api.New(api.Config{}, api.Deps{Writer: echoWriter{}, Reader: emptyReader{}, Operations: emptyReader{}, Verifier: verifier,
 		Registry: prometheus.NewRegistry()}, logger)
 	if err != nil {
 		f.Fatal(err)
@@ -87,6 +99,10 @@ func FuzzRequests(f *testing.F) {
 		{"GET", "/api/v1/tasks?status=open&priority=high,low&tag=a&q=%00&sort=title&order=desc&limit=0&cursor=eyJ9", ""},
 		{"POST", "/api/v1/tasks/" + id + "/complete", ""},
 		{"DELETE", "/api/v1/tasks/%zz", ""},
+		{"DELETE", "/api/v1/tasks/" + id + "?scope=series", ""},
+		{"GET", "/api/v1/tasks/" + id + "/occurrences?limit=5&from=2026-01-01T00:00:00Z", ""},
+		{"GET", "/api/v1/operations/" + id, ""},
+		{"POST", "/api/v1/tasks", `{"title":"s","due_date":"2026-01-01T00:00:00Z","recurrence_pattern":"FREQ=DAILY;BYSETPOS=-1;BYDAY=MO","timezone":"Europe/Berlin"}`},
 	} {
 		f.Add(seed.method, seed.path, seed.body)
 	}

@@ -65,6 +65,10 @@ func toProblem(err error) *Problem {
 			task.FieldError{Field: "Idempotency-Key", Message: "was used with a different request"})
 	case errors.Is(err, task.ErrConflict):
 		return problem(fiber.StatusConflict, "conflict", "Conflict", "the task was changed concurrently; retry")
+	case errors.Is(err, task.ErrNotSeries):
+		return problem(fiber.StatusUnprocessableEntity, "not-a-series", "Not a recurring series",
+			"this task has no recurrence_pattern; scope=series and occurrences apply to recurring series only",
+			task.FieldError{Field: "id", Message: "is not a recurring series"})
 	case errors.Is(err, postgres.ErrBadCursor):
 		return badParam("cursor", "is not a cursor from this list")
 	case errors.Is(err, actors.ErrUnavailable):

@@ -35,13 +35,15 @@ type Verifier interface {
 type Config struct {
 	BodyLimit   int           // bytes; larger bodies get 413. Default 64 KiB.
 	CallTimeout time.Duration // per request to actors and PostgreSQL. Default 15s.
+	Limits      task.Limits   // domain limits; default task.DefaultLimits()
 }
 
 // Deps are the API's collaborators.
 type Deps struct {
-	Writer   TaskWriter
-	Reader   TaskReader
-	Verifier Verifier
+	Writer     TaskWriter
+	Reader     TaskReader
+	Operations OperationReader
+	Verifier   Verifier
 	// Extra are plain net/http routes mounted as is (health, metrics).
 	Extra    map[string]http.Handler
 	Registry prometheus.Registerer
@@ -55,6 +57,9 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 	}
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 15 * time.Second
+	}
+	if cfg.Limits == (task.Limits{}) {
+		cfg.Limits = task.DefaultLimits()
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -101,13 +106,16 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 		return c.Send(openAPI)
 	})
 
-	h := &taskHandlers{writer: deps.Writer, reader: deps.Reader, callTimeout: cfg.CallTimeout, now: deps.Now}
+	h := &taskHandlers{writer: deps.Writer, reader: deps.Reader, ops: deps.Operations, limits: cfg.Limits,
+		callTimeout: cfg.CallTimeout, now: deps.Now}
 	v1 := app.Group("/api/v1", authenticate(deps.Verifier))
 	v1.Post("/tasks", h.create)
 	v1.Get("/tasks", h.list)
 	v1.Get("/tasks/:id", h.get)
 	v1.Patch("/tasks/:id", h.update)
-	v1.Delete("/tasks/:id", h.command(deps.Writer.Delete, fiber.StatusNoContent))
+	v1.Delete("/tasks/:id", h.delete)
+	v1.Get("/tasks/:id/occurrences", h.occurrences)
+	v1.Get("/operations/:id", h.operation)
 	v1.Post("/tasks/:id/complete", h.command(deps.Writer.Complete, fiber.StatusOK))
 	v1.Post("/tasks/:id/uncomplete", h.command(deps.Writer.Uncomplete, fiber.StatusOK))
 	app.Use(notFound(app))
@@ -168,6 +176,8 @@ var routes = []struct {
 	{regexp.MustCompile(`^/api/v1/tasks/?$`), "GET, POST"},
 	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/?$`), "GET, PATCH, DELETE"},
 	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/(complete|uncomplete)/?$`), "POST"},
+	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/occurrences/?$`), "GET"},
+	{regexp.MustCompile(`^/api/v1/operations/[^/]+/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/openapi\.json$`), "GET"},
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/taskflow/taskflow/actors"
 	"github.com/taskflow/taskflow/postgres"
+	"github.com/taskflow/taskflow/recurrence"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -23,6 +26,7 @@ type TaskWriter interface {
 	Complete(ctx context.Context, id uuid.UUID, req actors.Request) (*actors.Reply, error)
 	Uncomplete(ctx context.Context, id uuid.UUID, req actors.Request) (*actors.Reply, error)
 	Delete(ctx context.Context, id uuid.UUID, req actors.Request) (*actors.Reply, error)
+	StartSeriesOperation(ctx context.Context, series uuid.UUID, req actors.OperationRequest) (*actors.Reply, error)
 }
 
 // TaskReader reads tasks straight from PostgreSQL. A write's response is
@@ -31,6 +35,12 @@ type TaskReader interface {
 	GetForUser(ctx context.Context, userID string, id uuid.UUID) (task.Task, error)
 	List(ctx context.Context, userID string, q postgres.ListQuery) (postgres.Page, error)
 	LookupIdempotency(ctx context.Context, userID string, idem task.IdempotencyKey) (*task.Task, bool, error)
+	Instances(ctx context.Context, series uuid.UUID, from time.Time, limit int) ([]task.Instance, error)
+}
+
+// OperationReader reads operations and their progress.
+type OperationReader interface {
+	Get(ctx context.Context, userID string, id uuid.UUID) (postgres.Operation, error)
 }
 
 // MaxIdempotencyKeyLen bounds the Idempotency-Key header.
@@ -44,6 +54,8 @@ type listResponse struct {
 type taskHandlers struct {
 	writer      TaskWriter
 	reader      TaskReader
+	ops         OperationReader
+	limits      task.Limits
 	callTimeout time.Duration
 	now         func() time.Time
 }
@@ -54,7 +66,7 @@ func (h *taskHandlers) ctx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
 
 func (h *taskHandlers) create(c *fiber.Ctx) error {
 	user := userID(c)
-	draft, err := decodeDraft(c)
+	draft, err := decodeDraft(c, h.limits)
 	if err != nil {
 		return err
 	}
@@ -145,14 +157,179 @@ func (h *taskHandlers) update(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	patch, err := decodePatch(c)
+	series, err := seriesScope(c)
+	if err != nil {
+		return err
+	}
+	patch, err := decodePatch(c, h.limits)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := h.ctx(c)
 	defer cancel()
+	if series {
+		return h.startOperation(c, ctx, id, actors.OperationRequest{Request: req, Kind: actors.OpSeriesUpdate, Patch: patch})
+	}
 	reply, err := h.writer.Update(ctx, id, actors.UpdateRequest{Request: req, Patch: patch})
 	return answer(c, reply, err, fiber.StatusOK)
+}
+
+func (h *taskHandlers) delete(c *fiber.Ctx) error {
+	req, id, err := commandRequest(c)
+	if err != nil {
+		return err
+	}
+	series, err := seriesScope(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+	if series {
+		return h.startOperation(c, ctx, id, actors.OperationRequest{Request: req, Kind: actors.OpSeriesDelete})
+	}
+	reply, err := h.writer.Delete(ctx, id, req)
+	return answer(c, reply, err, fiber.StatusNoContent)
+}
+
+// seriesScope reads ?scope=task|series (task by default).
+func seriesScope(c *fiber.Ctx) (bool, error) {
+	switch s := c.Query("scope"); s {
+	case "", "task":
+		return false, nil
+	case "series":
+		return true, nil
+	default:
+		return false, badParam("scope", fmt.Sprintf("must be task or series (got %q)", s))
+	}
+}
+
+// startOperation starts a series-wide change and answers 202 with the
+// operation to poll.
+func (h *taskHandlers) startOperation(c *fiber.Ctx, ctx context.Context, id uuid.UUID, req actors.OperationRequest) error {
+	reply, err := h.writer.StartSeriesOperation(ctx, id, req)
+	if err != nil {
+		return err
+	}
+	if err := reply.Err(); err != nil {
+		return err
+	}
+	op, err := h.ops.Get(ctx, req.UserID, *reply.OperationID)
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/operations/" + op.ID.String())
+	return c.Status(fiber.StatusAccepted).JSON(op)
+}
+
+func (h *taskHandlers) operation(c *fiber.Ctx) error {
+	id, err := uuid.Parse(c.Params("id"))
+	if err != nil {
+		return badParam("id", "must be an operation id (a UUID)")
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+	op, err := h.ops.Get(ctx, userID(c), id)
+	if errors.Is(err, task.ErrNotFound) {
+		return problem(fiber.StatusNotFound, "not-found", "Operation not found", "no operation with this id exists for you")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(op)
+}
+
+// Occurrence preview limits.
+const (
+	DefaultOccurrences = 20
+	MaxOccurrences     = 1000
+)
+
+type occurrence struct {
+	OccurrenceDate time.Time  `json:"occurrence_date"`
+	TaskID         *uuid.UUID `json:"task_id"`
+}
+
+// occurrences lists a series' occurrences from its first one (or ?from=),
+// with the instance of each that exists. A from_completion series has no
+// occurrences ahead of time: it lists its instances.
+func (h *taskHandlers) occurrences(c *fiber.Ctx) error {
+	id, err := taskID(c)
+	if err != nil {
+		return err
+	}
+	var v task.Validator
+	limit := DefaultOccurrences
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxOccurrences {
+			v.Add("limit", "must be an integer between 1 and %d", MaxOccurrences)
+		}
+		limit = n
+	}
+	var from *time.Time
+	if s := c.Query("from"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			v.Add("from", `must be an RFC 3339 time with an offset, like "2026-12-01T00:00:00Z"`)
+		}
+		from = &t
+	}
+	for name := range c.Queries() {
+		if name != "limit" && name != "from" {
+			v.Add(name, "is not a parameter of this list (known: limit, from)")
+		}
+	}
+	if err := v.Err(); err != nil {
+		ve := err.(*task.ValidationError)
+		p := badParam(ve.Fields[0].Field, ve.Fields[0].Message)
+		p.Errors = ve.Fields
+		return p
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+	series, err := h.reader.GetForUser(ctx, userID(c), id)
+	if err != nil {
+		return err
+	}
+	if !series.IsSeries() {
+		return task.ErrNotSeries
+	}
+	rule, err := series.Rule(h.limits)
+	if err != nil {
+		return err
+	}
+	start := time.Time{}
+	if from != nil {
+		start = *from
+	} else if first, ok := rule.First(); ok {
+		start = first
+	}
+	existing, err := h.reader.Instances(ctx, series.ID, start, MaxOccurrences)
+	if err != nil {
+		return err
+	}
+	items := make([]occurrence, 0, limit)
+	if series.Mode() == recurrence.FromCompletion {
+		for _, in := range existing[:min(limit, len(existing))] {
+			items = append(items, occurrence{OccurrenceDate: in.Occurrence, TaskID: &in.ID})
+		}
+	} else {
+		byTime := make(map[int64]uuid.UUID, len(existing))
+		for _, in := range existing {
+			byTime[in.Occurrence.UnixMicro()] = in.ID
+		}
+		for _, occ := range rule.Occurrences(start, limit) {
+			it := occurrence{OccurrenceDate: occ}
+			if id, ok := byTime[occ.UnixMicro()]; ok {
+				it.TaskID = &id
+			}
+			items = append(items, it)
+		}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"items": items})
 }
 
 func (h *taskHandlers) command(call func(context.Context, uuid.UUID, actors.Request) (*actors.Reply, error), status int) fiber.Handler {

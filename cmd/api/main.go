@@ -22,6 +22,7 @@ import (
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/postgres"
+	"github.com/taskflow/taskflow/task"
 )
 
 type config struct {
@@ -49,6 +50,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		API: api.Config{
 			BodyLimit:   env.Int("API_BODY_LIMIT", 64<<10, 1<<10, 16<<20),
 			CallTimeout: env.Duration("API_CALL_TIMEOUT", 15*time.Second, 100*time.Millisecond),
+			Limits:      task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)},
 		},
 	}
 	return c, env.Err()
@@ -97,10 +99,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	checks := platform.Checks{"postgres": platform.DatabaseCheck(pool), "dapr": platform.SidecarCheck(cfg.DaprHTTPPort)}
 	app, err := api.New(cfg.API, api.Deps{
-		Writer:   actors.NewClient(client),
-		Reader:   postgres.NewTasks(pool),
-		Verifier: verifier,
-		Registry: reg,
+		Writer:     actors.NewClient(client),
+		Reader:     postgres.NewTasks(pool),
+		Operations: postgres.NewOperations(pool),
+		Verifier:   verifier,
+		Registry:   reg,
 		Extra: map[string]http.Handler{
 			"/health/live":  platform.LiveHandler(),
 			"/health/ready": platform.ReadyHandler(checks),
