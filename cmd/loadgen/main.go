@@ -54,6 +54,7 @@ type options struct {
 	pprof    bool
 	phases   string
 	gogc     string
+	series   int
 }
 
 func main() {
@@ -65,7 +66,8 @@ func main() {
 	flag.IntVar(&o.users, "users", 100, "distinct users creating tasks")
 	flag.IntVar(&o.actorIDs, "actors", 1000, "distinct actor ids pinged in the ceiling phase")
 	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the benchmark database")
-	flag.StringVar(&o.phases, "phases", "ping,create", "phases to run: ping, create")
+	flag.StringVar(&o.phases, "phases", "ping,create", "phases to run: ping, create, ticks")
+	flag.IntVar(&o.series, "series", 200, "ticks phase: series that each recur every second")
 	flag.StringVar(&o.gogc, "gogc", "", "GOGC for every process of the stack (default: Go's)")
 	flag.BoolVar(&o.pprof, "pprof", false, "serve pprof on 127.0.0.1:6061 (actors), :6062 (api), :6063 (notifier), :6064 (auditor)")
 	flag.Parse()
@@ -104,7 +106,8 @@ func run(ctx context.Context, o options) error {
 	defer cancel()
 	stack, err := devstack.Start(startCtx, devstack.Options{
 		Root: root, StateDir: stateDir, FreePorts: true, Kafka: true,
-		Env:    map[string]string{"DATABASE_URL": dbURL, "KAFKA_BROKERS": "", "JWT_SECRET": auth.DevSecret, "LOG_LEVEL": "warn", "GOGC": o.gogc},
+		Env: map[string]string{"DATABASE_URL": dbURL, "KAFKA_BROKERS": "", "JWT_SECRET": auth.DevSecret, "LOG_LEVEL": "warn", "GOGC": o.gogc,
+			"RECURRENCE_MIN_INTERVAL": "1s"},
 		Logger: slog.New(slog.DiscardHandler),
 		AppEnv: pprofEnv(o.pprof),
 	})
@@ -167,6 +170,12 @@ func run(ctx context.Context, o options) error {
 			}
 			return nil
 		})
+	}
+
+	if strings.Contains(o.phases, "ticks") {
+		if err := ticks(ctx, o, httpc, apiURL, tokens, dbURL); err != nil {
+			return err
+		}
 	}
 
 	// Everything created must reach Kafka and both subscribers.
@@ -333,4 +342,54 @@ func pprofEnv(on bool) map[string]map[string]string {
 		"actors": {"PPROF_ADDR": "127.0.0.1:6061"}, "api": {"PPROF_ADDR": "127.0.0.1:6062"},
 		"notifier": {"PPROF_ADDR": "127.0.0.1:6063"}, "auditor": {"PPROF_ADDR": "127.0.0.1:6064"},
 	}
+}
+
+// ticks measures recurring series on the stack: o.series series that each
+// recur every second, so the stack has o.series ticks/s to handle (actor
+// reminder fires, the series actor has the instance's actor create the
+// instance, the reminder is re-armed). It reports the ticks handled per
+// second and the lag from occurrence to instance creation.
+func ticks(ctx context.Context, o options, httpc *http.Client, apiURL string, tokens []string, dbURL string) error {
+	start := time.Now().Add(5 * time.Second).UTC().Truncate(time.Second)
+	for i := range o.series {
+		body, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("tick %d", i), "due_date": start.Format(time.RFC3339),
+			"recurrence_pattern": "FREQ=SECONDLY"})
+		req, _ := http.NewRequestWithContext(ctx, "POST", apiURL, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("create series: status %d", resp.StatusCode)
+		}
+	}
+	from := time.Now().Add(o.warmup)
+	if s := start.Add(o.warmup); s.After(from) {
+		from = s
+	}
+	time.Sleep(time.Until(from.Add(o.duration)))
+	to := from.Add(o.duration)
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var n int
+	var p50, p99 float64
+	err = conn.QueryRow(ctx, `SELECT count(*),
+			coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - occurrence_date)), 0),
+			coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - occurrence_date)), 0)
+		FROM tasks WHERE parent_recurring_task_id IS NOT NULL AND occurrence_date >= $1 AND occurrence_date < $2`, from, to).
+		Scan(&n, &p50, &p99)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("| series ticks (%d series x 1/s: reminder -> series actor -> instance actor -> PostgreSQL) | %d | 0 | %.0f | %.1fms | %.1fms |\n",
+		o.series, n, float64(n)/o.duration.Seconds(), p50*1000, p99*1000)
+	fmt.Printf("  (occurrence -> instance created lag; demand %d ticks/s)\n", o.series)
+	return nil
 }
