@@ -98,7 +98,7 @@ func writeHistory(tb testing.TB, store *postgres.Tasks, n int) uuid.UUID {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if err := store.Update(ctx, next, tk.Version, task.NewEvent(task.EventUpdated, next, changed, "", now)); err != nil {
+		if err := store.Update(ctx, next, tk.Version, task.NewEvent(task.EventUpdated, next, changed, "", now), nil); err != nil {
 			tb.Fatal(err)
 		}
 		tk = next
