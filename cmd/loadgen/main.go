@@ -354,17 +354,27 @@ func ticks(ctx context.Context, o options, httpc *http.Client, apiURL string, to
 	for i := range o.series {
 		body, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("tick %d", i), "due_date": start.Format(time.RFC3339),
 			"recurrence_pattern": "FREQ=SECONDLY"})
-		req, _ := http.NewRequestWithContext(ctx, "POST", apiURL, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
-		resp, err := httpc.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("create series: status %d", resp.StatusCode)
+		// A saturated stack answers 503: retry as a client would, with the
+		// same Idempotency-Key so that a retry never makes a second series.
+		key := fmt.Sprintf("series-%d-%d", start.Unix(), i)
+		for attempt := 0; ; attempt++ {
+			req, _ := http.NewRequestWithContext(ctx, "POST", apiURL, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
+			req.Header.Set("Idempotency-Key", key)
+			resp, err := httpc.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				break
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable || attempt == 20 {
+				return fmt.Errorf("create series: status %d", resp.StatusCode)
+			}
+			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
 		}
 	}
 	from := time.Now().Add(o.warmup)
