@@ -83,6 +83,11 @@ func (c *Client) SeriesChange(ctx context.Context, instance uuid.UUID, op Series
 	return c.invoke(ctx, instance, "SeriesChange", op)
 }
 
+// Snooze calls TaskActor.Snooze.
+func (c *Client) Snooze(ctx context.Context, id uuid.UUID, req SnoozeRequest) (*Reply, error) {
+	return c.invoke(ctx, id, "Snooze", req)
+}
+
 // Ping calls TaskActor.Ping: a bare actor round trip.
 func (c *Client) Ping(ctx context.Context, id uuid.UUID) error {
 	_, err := c.invoke(ctx, id, "Ping", nil)

@@ -9,6 +9,7 @@ import (
 // Metrics are the TaskActor's Prometheus metrics.
 type Metrics struct {
 	calls *prometheus.HistogramVec
+	late  *prometheus.HistogramVec
 }
 
 // NewMetrics registers the actor metrics on reg.
@@ -17,11 +18,24 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Name:    "taskflow_actor_call_seconds",
 		Help:    "TaskActor method latency inside the actors app, by method and outcome.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-	}, []string{"method", "outcome"})}
-	if err := reg.Register(m.calls); err != nil {
-		return nil, err
+	}, []string{"method", "outcome"}),
+		late: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "taskflow_reminder_lateness_seconds",
+			Help:    "How late reminders and overdue notices fired, by type.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
+		}, []string{"type"})}
+	for _, c := range []prometheus.Collector{m.calls, m.late} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
+}
+
+func (m *Metrics) fired(typ string, late time.Duration) {
+	if m != nil {
+		m.late.WithLabelValues(typ).Observe(max(late, 0).Seconds())
+	}
 }
 
 func (m *Metrics) observe(method, outcome string, d time.Duration) {

@@ -28,12 +28,25 @@ type CreateRequest struct {
 	Request
 	Draft       task.Draft           `json:"draft"`
 	Idempotency *task.IdempotencyKey `json:"idempotency,omitempty"`
+	// FirePastReminders fires reminders whose time has passed at once
+	// instead of refusing them.
+	FirePastReminders bool `json:"fire_past_reminders,omitempty"`
 }
 
 // UpdateRequest is the argument of TaskActor.Update.
 type UpdateRequest struct {
 	Request
-	Patch task.Patch `json:"patch"`
+	Patch             task.Patch `json:"patch"`
+	FirePastReminders bool       `json:"fire_past_reminders,omitempty"`
+}
+
+// SnoozeRequest is the argument of TaskActor.Snooze: re-arm one reminder
+// For a while from now, or Until a time.
+type SnoozeRequest struct {
+	Request
+	ReminderID uuid.UUID     `json:"reminder_id"`
+	For        time.Duration `json:"for,omitempty"`
+	Until      *time.Time    `json:"until,omitempty"`
 }
 
 // InstanceRequest is the argument of TaskActor.CreateInstance: the series
@@ -95,7 +108,9 @@ type Reply struct {
 	OperationID *uuid.UUID `json:"operation_id,omitempty"`
 	// Outcome is set by the series operation methods.
 	Outcome string `json:"outcome,omitempty"`
-	Error   *Error `json:"error,omitempty"`
+	// Alarm is set by Snooze: the reminder as it is now.
+	Alarm *task.Alarm `json:"alarm,omitempty"`
+	Error *Error      `json:"error,omitempty"`
 }
 
 // ErrorCode classifies a failed actor call.
@@ -109,6 +124,8 @@ const (
 	CodeIdempotencyMismatch ErrorCode = "idempotency_mismatch"
 	CodeConflict            ErrorCode = "conflict"
 	CodeNotSeries           ErrorCode = "not_series"
+	CodeReminderNotFound    ErrorCode = "reminder_not_found"
+	CodeUnavailable         ErrorCode = "unavailable"
 	CodeInternal            ErrorCode = "internal"
 )
 
@@ -135,6 +152,10 @@ func errorReply(err error) *Reply {
 		return &Reply{Error: &Error{Code: CodeConflict, Message: task.ErrConflict.Error()}}
 	case errors.Is(err, task.ErrNotSeries):
 		return &Reply{Error: &Error{Code: CodeNotSeries, Message: task.ErrNotSeries.Error()}}
+	case errors.Is(err, task.ErrReminderNotFound):
+		return &Reply{Error: &Error{Code: CodeReminderNotFound, Message: task.ErrReminderNotFound.Error()}}
+	case errors.Is(err, ErrUnavailable):
+		return &Reply{Error: &Error{Code: CodeUnavailable, Message: "a dependency is unavailable; retry"}}
 	default:
 		return &Reply{Error: &Error{Code: CodeInternal, Message: "internal error"}}
 	}
@@ -159,6 +180,10 @@ func (r *Reply) Err() error {
 		return task.ErrConflict
 	case CodeNotSeries:
 		return task.ErrNotSeries
+	case CodeReminderNotFound:
+		return task.ErrReminderNotFound
+	case CodeUnavailable:
+		return ErrUnavailable
 	default:
 		return fmt.Errorf("task actor: %s", r.Error.Message)
 	}

@@ -141,11 +141,14 @@ func (a *TaskActor) advanceSeries(ctx context.Context, t task.Task, now time.Tim
 		}
 	}
 	if t.Mode() == recurrence.Schedule {
-		if latest, n, ok := rule.Missed(*st.LastOccurrence, now); ok {
+		// An instance is created ahead of its occurrence by the series' lead
+		// (its largest reminder offset), so that its reminders can fire.
+		horizon := now.Add(t.Lead())
+		if latest, n, ok := rule.Missed(*st.LastOccurrence, horizon); ok {
 			created := 0
 			if a.deps.Series.MissedPolicy == MissedAll {
 				for _, occ := range rule.Occurrences(st.LastOccurrence.Add(time.Nanosecond), min(n, a.deps.Series.CatchUpMax)) {
-					if occ.After(now) {
+					if occ.After(horizon) {
 						break
 					}
 					if err := a.spawn(ctx, t, &st, task.InstanceID(t.ID, occ), occ, corr); err != nil {
@@ -189,7 +192,7 @@ func (a *TaskActor) scheduleNext(ctx context.Context, t task.Task, st task.Serie
 	if err := a.deps.Store.SaveSeries(ctx, st); err != nil {
 		return err
 	}
-	return a.register(ctx, t.ID, reminderSeries, next, next)
+	return a.register(ctx, t.ID, reminderSeries, next.Add(-t.Lead()), next)
 }
 
 func (a *TaskActor) endSeries(ctx context.Context, st task.SeriesState, now time.Time, cause error) error {
@@ -235,8 +238,18 @@ func (a *TaskActor) CreateInstance(ctx context.Context, req *InstanceRequest) (*
 			return nil, task.ErrNotFound
 		}
 		t := task.NewInstance(id, req.Series, req.Occurrence, now)
+		// An instance created late (after downtime) fires its passed
+		// reminders at once rather than never.
+		plan, err := task.PlanAlarms(t, nil, now, task.PastFire)
+		if err != nil {
+			return nil, err
+		}
+		t.ReminderStatus = task.ReminderStatus(plan.Rows)
 		ev := task.NewEvent(task.EventCreated, t, nil, req.CorrelationID, now)
-		if _, err := a.deps.Store.Insert(ctx, t, ev, nil); err != nil {
+		if err := a.arm(ctx, plan.Arm); err != nil {
+			return nil, err
+		}
+		if _, err := a.deps.Store.Insert(ctx, t, ev, nil, task.Extras{Alarms: plan.Rows}); err != nil {
 			if !errors.Is(err, task.ErrConflict) && !errors.Is(err, task.ErrDuplicateInstance) {
 				return nil, err
 			}
@@ -250,7 +263,7 @@ func (a *TaskActor) CreateInstance(ctx context.Context, req *InstanceRequest) (*
 			}
 			return &Reply{Task: existing, Replayed: true}, nil
 		}
-		a.loaded, a.cur = true, &t
+		a.loaded, a.cur, a.alarms = true, &t, plan.Rows
 		a.deps.Committed()
 		return &Reply{Task: &t, Changed: true}, nil
 	})
@@ -329,6 +342,9 @@ func (a *TaskActor) ReminderCall(name string, data []byte, _ string, _ string) {
 		cur, err := a.load(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if alarm, ok := alarmFromReminder(name); ok {
+			return nil, a.fireAlarm(ctx, id, alarm, now)
 		}
 		switch name {
 		case reminderSeries:
@@ -419,7 +435,7 @@ func (a *TaskActor) applyOperation(ctx context.Context, op *SeriesOperation, now
 			reply.Outcome = OutcomeDeleted
 		}
 	case OpSeriesUpdate:
-		reply, err = a.change(ctx, req, now, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
+		reply, err = a.change(ctx, req, now, task.PastSkip, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
 			next, changed, err := a.deps.Limits.Apply(cur, patch, now)
 			return next, task.EventUpdated, changed, err
 		}, &task.OperationItem{OperationID: op.ID, Outcome: OutcomeUpdated})

@@ -51,7 +51,7 @@ func TestSeriesCreatesInstancesOnItsReminder(t *testing.T) {
 	e := newEnv()
 	t0 := e.clock().Add(time.Minute)
 	s := e.createSeries(t, task.Draft{Title: "Stand-up", Tags: []string{"work"}, Priority: task.PriorityHigh,
-		DueDate: &t0, RecurrencePattern: ptr("FREQ=MINUTELY;COUNT=3"), ReminderOffset: ptr("10m")})
+		DueDate: &t0, RecurrencePattern: ptr("FREQ=MINUTELY;COUNT=3"), ReminderOffset: ptr("30s")})
 	if s.Timezone == nil || *s.Timezone != "UTC" || s.RecurrenceMode == nil || *s.RecurrenceMode != "schedule" {
 		t.Fatalf("series defaults: tz %v mode %v", s.Timezone, s.RecurrenceMode)
 	}
@@ -62,18 +62,23 @@ func TestSeriesCreatesInstancesOnItsReminder(t *testing.T) {
 		got[0].Title != "Stand-up" || got[0].Priority != task.PriorityHigh || got[0].ReminderOffset == nil || got[0].UserID != "alice" {
 		t.Fatalf("first instance %+v", got)
 	}
+	// Each instance is created 30s (the reminder offset, plus a 2s margin)
+	// ahead of its occurrence, so that its reminder can fire.
 	r, ok := e.reminders.get(s.ID, "series")
-	if !ok || !r.due.Equal(t0.Add(time.Minute)) || r.period != "30s" {
+	if !ok || !r.due.Equal(t0.Add(28*time.Second)) || r.period != "30s" {
 		t.Fatalf("series reminder %+v armed=%v", r, ok)
 	}
+	if r, ok := e.reminders.get(got[0].ID, "reminder:"+got[0].Reminders[0].ID.String()); !ok || !r.due.Equal(t0.Add(-30*time.Second)) {
+		t.Fatalf("instance reminder %+v armed=%v", r, ok)
+	}
 
-	e.setClock(t0.Add(time.Minute))
+	e.setClock(t0.Add(28 * time.Second))
 	e.fire(s.ID)
 	e.fire(s.ID) // a duplicate delivery creates nothing
 	if got := occurrences(e.instances(s.ID)); !slices.EqualFunc(got, []time.Time{t0, t0.Add(time.Minute)}, time.Time.Equal) {
 		t.Fatalf("after the second occurrence: %v", got)
 	}
-	e.setClock(t0.Add(2*time.Minute + 500*time.Millisecond))
+	e.setClock(t0.Add(90 * time.Second))
 	e.fire(s.ID)
 	if n := len(e.instances(s.ID)); n != 3 {
 		t.Fatalf("%d instances after COUNT=3, want 3", n)

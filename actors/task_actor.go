@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,10 +22,13 @@ import (
 // Store persists tasks and enqueues their events atomically, and keeps the
 // progress of recurring series.
 type Store interface {
-	Insert(ctx context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey) (replay *task.Task, err error)
-	Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event, item *task.OperationItem) error
-	Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event, item *task.OperationItem) error
+	Insert(ctx context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey, x task.Extras) (replay *task.Task, err error)
+	Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event, x task.Extras) error
+	Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event, x task.Extras) error
 	Get(ctx context.Context, id uuid.UUID) (task.Task, error)
+	Alarms(ctx context.Context, taskID uuid.UUID) ([]task.Alarm, error)
+	SaveAlarms(ctx context.Context, alarms []task.Alarm) error
+	Fire(ctx context.Context, f task.Fired) error
 	Series(ctx context.Context, id uuid.UUID) (task.SeriesState, bool, error)
 	SaveSeries(ctx context.Context, st task.SeriesState) error
 }
@@ -86,8 +90,9 @@ type TaskActor struct {
 	deps *Deps
 
 	mu     sync.Mutex
-	loaded bool       // cur reflects the database
-	cur    *task.Task // nil when the task does not exist
+	loaded bool         // cur and alarms reflect the database
+	cur    *task.Task   // nil when the task does not exist
+	alarms []task.Alarm // the task's reminder_schedule rows
 }
 
 // Factory returns the actor factory to register with the Dapr service.
@@ -109,8 +114,16 @@ func (a *TaskActor) Create(ctx context.Context, req *CreateRequest) (*Reply, err
 		if err != nil {
 			return nil, err
 		}
+		plan, err := task.PlanAlarms(t, nil, now, pastPolicy(req.FirePastReminders))
+		if err != nil {
+			return nil, err
+		}
+		t.ReminderStatus = task.ReminderStatus(plan.Rows)
 		ev := task.NewEvent(task.EventCreated, t, nil, req.CorrelationID, now)
-		replay, err := a.deps.Store.Insert(ctx, t, ev, req.Idempotency)
+		if err := a.arm(ctx, plan.Arm); err != nil {
+			return nil, err
+		}
+		replay, err := a.deps.Store.Insert(ctx, t, ev, req.Idempotency, task.Extras{Alarms: plan.Rows})
 		if err != nil {
 			if errors.Is(err, task.ErrConflict) {
 				a.loaded = false // someone has this id; reload before trusting the cache
@@ -120,7 +133,7 @@ func (a *TaskActor) Create(ctx context.Context, req *CreateRequest) (*Reply, err
 		if replay != nil {
 			return &Reply{Task: replay, Replayed: true}, nil
 		}
-		a.loaded, a.cur = true, &t
+		a.loaded, a.cur, a.alarms = true, &t, plan.Rows
 		a.deps.Committed()
 		if t.IsSeries() {
 			a.startSeries(ctx, t, now, req.CorrelationID)
@@ -142,7 +155,7 @@ func (a *TaskActor) Get(ctx context.Context, req *Request) (*Reply, error) {
 
 // Update applies a partial update.
 func (a *TaskActor) Update(ctx context.Context, req *UpdateRequest) (*Reply, error) {
-	return a.write(ctx, "update", req.Request, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
+	return a.write(ctx, "update", req.Request, pastPolicy(req.FirePastReminders), func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
 		next, changed, err := a.deps.Limits.Apply(cur, req.Patch, now)
 		return next, task.EventUpdated, changed, err
 	})
@@ -150,7 +163,7 @@ func (a *TaskActor) Update(ctx context.Context, req *UpdateRequest) (*Reply, err
 
 // Complete marks the task completed; completing a completed task changes nothing.
 func (a *TaskActor) Complete(ctx context.Context, req *Request) (*Reply, error) {
-	return a.write(ctx, "complete", *req, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
+	return a.write(ctx, "complete", *req, task.PastSkip, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
 		next, changed, _ := cur.Complete(now)
 		return next, task.EventCompleted, changed, nil
 	})
@@ -158,7 +171,7 @@ func (a *TaskActor) Complete(ctx context.Context, req *Request) (*Reply, error) 
 
 // Uncomplete reopens the task; reopening an open task changes nothing.
 func (a *TaskActor) Uncomplete(ctx context.Context, req *Request) (*Reply, error) {
-	return a.write(ctx, "uncomplete", *req, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
+	return a.write(ctx, "uncomplete", *req, task.PastSkip, func(cur task.Task, now time.Time) (task.Task, task.EventType, []string, error) {
 		next, changed, _ := cur.Uncomplete(now)
 		return next, task.EventUpdated, changed, nil
 	})
@@ -175,13 +188,20 @@ func (a *TaskActor) remove(ctx context.Context, req Request, now time.Time, item
 		return nil, err
 	}
 	gone := cur.Delete(now)
+	ended := cur.Clone()
+	ended.Completed = true // a deleted task wants no alarms
+	plan, err := task.PlanAlarms(ended, a.alarms, now, task.PastSkip)
+	if err != nil {
+		return nil, err
+	}
 	ev := task.NewEvent(task.EventDeleted, gone, nil, req.CorrelationID, now)
-	if err := a.deps.Store.Delete(ctx, cur.ID, cur.Version, ev, item); err != nil {
+	if err := a.deps.Store.Delete(ctx, cur.ID, cur.Version, ev, task.Extras{Item: item, Alarms: plan.Rows}); err != nil {
 		a.loaded = false
 		return nil, err
 	}
-	a.cur = nil
+	a.cur, a.alarms = nil, task.MergeAlarms(a.alarms, plan.Rows)
 	a.deps.Committed()
+	a.disarm(ctx, plan.Disarm)
 	if cur.IsSeries() {
 		a.stopSeries(ctx, cur, now)
 	}
@@ -197,13 +217,14 @@ type change func(cur task.Task, now time.Time) (next task.Task, typ task.EventTy
 
 // write runs a read-modify-write of the task. If the cached snapshot turns
 // out stale (a version conflict) it reloads and tries once more.
-func (a *TaskActor) write(ctx context.Context, op string, req Request, fn change) (*Reply, error) {
-	return a.call(ctx, op, func(now time.Time) (*Reply, error) { return a.change(ctx, req, now, fn, nil) })
+func (a *TaskActor) write(ctx context.Context, op string, req Request, past task.Past, fn change) (*Reply, error) {
+	return a.call(ctx, op, func(now time.Time) (*Reply, error) { return a.change(ctx, req, now, past, fn, nil) })
 }
 
 // change is write's body, for methods that are already inside a call; a
-// non-nil item is recorded with the write.
-func (a *TaskActor) change(ctx context.Context, req Request, now time.Time, fn change, item *task.OperationItem) (*Reply, error) {
+// non-nil item is recorded with the write. The task's alarms follow the
+// change (past says what to do with reminders whose time has passed).
+func (a *TaskActor) change(ctx context.Context, req Request, now time.Time, past task.Past, fn change, item *task.OperationItem) (*Reply, error) {
 	{
 		for attempt := 0; ; attempt++ {
 			cur, err := a.owned(ctx, req)
@@ -217,8 +238,21 @@ func (a *TaskActor) change(ctx context.Context, req Request, now time.Time, fn c
 			if len(changed) == 0 {
 				return &Reply{Task: &cur}, nil
 			}
+			plan, err := task.PlanAlarms(next, a.alarms, now, past)
+			if err != nil {
+				return nil, err
+			}
+			merged := task.MergeAlarms(a.alarms, plan.Rows)
+			if st := task.ReminderStatus(merged); !equalStr(st, next.ReminderStatus) {
+				next.ReminderStatus = st
+				changed = append(changed, "reminder_status")
+				slices.Sort(changed)
+			}
+			if err := a.arm(ctx, plan.Arm); err != nil {
+				return nil, err
+			}
 			ev := task.NewEvent(typ, next, changed, req.CorrelationID, now)
-			err = a.deps.Store.Update(ctx, next, cur.Version, ev, item)
+			err = a.deps.Store.Update(ctx, next, cur.Version, ev, task.Extras{Item: item, Alarms: plan.Rows})
 			if errors.Is(err, task.ErrConflict) && attempt == 0 {
 				a.deps.Logger.WarnContext(ctx, "task snapshot was stale; reloading", "task_id", cur.ID, "version", cur.Version)
 				a.loaded = false
@@ -228,8 +262,9 @@ func (a *TaskActor) change(ctx context.Context, req Request, now time.Time, fn c
 				a.loaded = false
 				return nil, err
 			}
-			a.cur = &next
+			a.cur, a.alarms = &next, merged
 			a.deps.Committed()
+			a.disarm(ctx, plan.Disarm)
 			a.afterWrite(ctx, cur, next, now, req.CorrelationID)
 			return &Reply{Task: &next, Changed: true}, nil
 		}
@@ -268,6 +303,9 @@ func (a *TaskActor) load(ctx context.Context) (*task.Task, error) {
 			return nil, err
 		default:
 			a.cur = &t
+		}
+		if a.alarms, err = a.deps.Store.Alarms(ctx, id); err != nil {
+			return nil, err
 		}
 		a.loaded = true
 	}

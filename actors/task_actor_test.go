@@ -22,6 +22,7 @@ type memStore struct {
 	mu     sync.Mutex
 	tasks  map[uuid.UUID]task.Task
 	series map[uuid.UUID]task.SeriesState
+	alarms map[uuid.UUID]task.Alarm
 	events []task.Event
 	keys   map[string]struct {
 		hash []byte
@@ -30,13 +31,13 @@ type memStore struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{tasks: map[uuid.UUID]task.Task{}, series: map[uuid.UUID]task.SeriesState{}, keys: map[string]struct {
+	return &memStore{tasks: map[uuid.UUID]task.Task{}, series: map[uuid.UUID]task.SeriesState{}, alarms: map[uuid.UUID]task.Alarm{}, keys: map[string]struct {
 		hash []byte
 		t    task.Task
 	}{}}
 }
 
-func (s *memStore) Insert(_ context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey) (*task.Task, error) {
+func (s *memStore) Insert(_ context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey, x task.Extras) (*task.Task, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if idem != nil {
@@ -64,10 +65,55 @@ func (s *memStore) Insert(_ context.Context, t task.Task, ev task.Event, idem *t
 	}
 	s.tasks[t.ID] = t
 	s.events = append(s.events, ev)
+	s.saveAlarms(x.Alarms)
 	return nil, nil
 }
 
-func (s *memStore) Update(_ context.Context, next task.Task, prev int64, ev task.Event, _ *task.OperationItem) error {
+func (s *memStore) saveAlarms(as []task.Alarm) {
+	for _, a := range as {
+		s.alarms[a.ID] = a
+	}
+}
+
+func (s *memStore) Alarms(_ context.Context, id uuid.UUID) ([]task.Alarm, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []task.Alarm
+	for _, a := range s.alarms {
+		if a.TaskID == id {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) SaveAlarms(_ context.Context, as []task.Alarm) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saveAlarms(as)
+	return nil
+}
+
+func (s *memStore) Fire(_ context.Context, f task.Fired) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.alarms[f.Alarm.ID]
+	if !ok || a.Status != task.AlarmPending || !a.TriggerAt.Equal(f.Alarm.TriggerAt) {
+		return task.ErrNotPending
+	}
+	if f.Next != nil {
+		if cur, ok := s.tasks[f.Next.ID]; !ok || cur.Version != f.PrevVersion {
+			return task.ErrConflict
+		}
+		s.tasks[f.Next.ID] = *f.Next
+	}
+	a.Status, a.FiredAt = task.AlarmSent, &f.FiredAt
+	s.alarms[a.ID] = a
+	s.events = append(s.events, f.Event)
+	return nil
+}
+
+func (s *memStore) Update(_ context.Context, next task.Task, prev int64, ev task.Event, x task.Extras) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, ok := s.tasks[next.ID]; !ok || cur.Version != prev {
@@ -75,10 +121,11 @@ func (s *memStore) Update(_ context.Context, next task.Task, prev int64, ev task
 	}
 	s.tasks[next.ID] = next
 	s.events = append(s.events, ev)
+	s.saveAlarms(x.Alarms)
 	return nil
 }
 
-func (s *memStore) Delete(_ context.Context, id uuid.UUID, prev int64, ev task.Event, _ *task.OperationItem) error {
+func (s *memStore) Delete(_ context.Context, id uuid.UUID, prev int64, ev task.Event, x task.Extras) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, ok := s.tasks[id]; !ok || cur.Version != prev {
@@ -86,6 +133,7 @@ func (s *memStore) Delete(_ context.Context, id uuid.UUID, prev int64, ev task.E
 	}
 	delete(s.tasks, id)
 	s.events = append(s.events, ev)
+	s.saveAlarms(x.Alarms)
 	return nil
 }
 

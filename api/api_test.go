@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +63,10 @@ func (l *localActors) InvokeActor(ctx context.Context, req *dapr.InvokeActorRequ
 		var in actors.InstanceRequest
 		_ = json.Unmarshal(req.Data, &in)
 		reply, err = a.CreateInstance(ctx, &in)
+	case "Snooze":
+		var in actors.SnoozeRequest
+		_ = json.Unmarshal(req.Data, &in)
+		reply, err = a.Snooze(ctx, &in)
 	case "StartSeriesOperation":
 		var in actors.OperationRequest
 		_ = json.Unmarshal(req.Data, &in)
@@ -500,7 +505,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if !strings.HasPrefix(rt.Path, "/api/v1/") || rt.Method == "HEAD" || rt.Method == "USE" {
 			continue
 		}
-		path := strings.ReplaceAll(rt.Path, ":id", "{id}")
+		path := regexp.MustCompile(`:(\w+)`).ReplaceAllString(rt.Path, "{$1}")
 		served[rt.Method+" "+path] = true
 	}
 	for op := range served {

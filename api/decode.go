@@ -137,17 +137,69 @@ func contains(list []string, s string) bool {
 }
 
 var draftFields = []string{"title", "description", "priority", "tags", "due_date", "recurrence_pattern",
-	"recurrence_end_date", "reminder_offset", "timezone", "recurrence_mode"}
+	"recurrence_end_date", "reminder_offset", "timezone", "recurrence_mode", "reminders", firePastField}
 
-// decodeDraft reads a create body and validates it with limits.
-func decodeDraft(c *fiber.Ctx, limits task.Limits) (task.Draft, error) {
+// firePastField is a request flag, not a task field: fire reminders whose
+// time has passed at once instead of refusing them.
+const firePastField = "fire_past_reminders"
+
+// reminders decodes a list of reminders: [{"offset": "1 hour"}, {"at": "..."}].
+func (f *fields) reminders(name string) ([]task.ReminderSpec, bool) {
+	items, ok := decodeInto[[]map[string]json.RawMessage](f, name, `an array of reminders like {"offset": "1 hour"} or {"at": "2026-12-01T08:00:00Z"}`)
+	if !ok {
+		return nil, false
+	}
+	specs := make([]task.ReminderSpec, len(items))
+	for i, item := range items {
+		el := &fields{m: item}
+		prefix := fmt.Sprintf("%s[%d]", name, i)
+		for key := range item {
+			if key != "offset" && key != "at" {
+				f.v.Add(prefix+"."+key, `is not a field of a reminder (use "offset" or "at")`)
+			}
+		}
+		if el.has("offset") {
+			if s, ok := el.str("offset"); ok {
+				specs[i].Offset = &s
+			}
+		}
+		if el.has("at") {
+			if t, ok := el.time("at"); ok {
+				specs[i].At = &t
+			}
+		}
+		var ve *task.ValidationError
+		if errors.As(el.v.Err(), &ve) {
+			for _, fe := range ve.Fields {
+				f.v.Add(prefix+"."+fe.Field, "%s", fe.Message)
+			}
+		}
+	}
+	return specs, true
+}
+
+// firePast reads the fire_past_reminders flag.
+func (f *fields) firePast() bool {
+	if !f.has(firePastField) {
+		return false
+	}
+	b, _ := decodeInto[bool](f, firePastField, "true or false")
+	return b
+}
+
+// decodeDraft reads a create body and validates it with limits; firePast
+// is the fire_past_reminders flag.
+func decodeDraft(c *fiber.Ctx, limits task.Limits) (d task.Draft, firePast bool, err error) {
 	m, err := object(c, fiber.MIMEApplicationJSON)
 	if err != nil {
-		return task.Draft{}, err
+		return task.Draft{}, false, err
 	}
 	f := &fields{m: m}
 	f.rejectOthers(draftFields)
-	var d task.Draft
+	firePast = f.firePast()
+	if f.has("reminders") && !f.isNull("reminders") {
+		d.Reminders, _ = f.reminders("reminders")
+	}
 	if !f.has("title") {
 		f.v.Add("title", "is required")
 	} else {
@@ -184,16 +236,17 @@ func decodeDraft(c *fiber.Ctx, limits task.Limits) (task.Draft, error) {
 		}
 	}
 	if err := merge(f.v.Err(), limits.ValidateDraft(d)); err != nil {
-		return task.Draft{}, err
+		return task.Draft{}, false, err
 	}
-	return d, nil
+	return d, firePast, nil
 }
 
-// decodePatch reads a PATCH body (JSON merge patch).
-func decodePatch(c *fiber.Ctx, limits task.Limits) (task.Patch, error) {
+// decodePatch reads a PATCH body (JSON merge patch) and the
+// fire_past_reminders flag.
+func decodePatch(c *fiber.Ctx, limits task.Limits) (task.Patch, bool, error) {
 	m, err := object(c, fiber.MIMEApplicationJSON, "application/merge-patch+json")
 	if err != nil {
-		return task.Patch{}, err
+		return task.Patch{}, false, err
 	}
 	f := &fields{m: m}
 	f.rejectOthers(draftFields)
@@ -207,14 +260,56 @@ func decodePatch(c *fiber.Ctx, limits task.Limits) (task.Patch, error) {
 		ReminderOffset:    optional(f, "reminder_offset", f.str),
 		Timezone:          optional(f, "timezone", f.str),
 		RecurrenceMode:    optional(f, "recurrence_mode", f.str),
+		Reminders:         optional(f, "reminders", f.reminders),
 	}
+	if p.Reminders.Set && p.Reminders.Null {
+		p.Reminders = task.Some([]task.ReminderSpec{})
+	}
+	firePast := f.firePast()
 	if prio := optional(f, "priority", f.str); prio.Set {
 		p.Priority = task.Optional[task.Priority]{Set: true, Null: prio.Null, Value: task.Priority(prio.Value)}
 	}
 	if err := merge(f.v.Err(), limits.ValidatePatch(p)); err != nil {
-		return task.Patch{}, err
+		return task.Patch{}, false, err
 	}
-	return p, nil
+	return p, firePast, nil
+}
+
+// decodeSnooze reads {"for": "10m"} or {"until": "2026-12-01T08:00:00Z"}.
+func decodeSnooze(c *fiber.Ctx) (forDur time.Duration, until *time.Time, err error) {
+	m, err := object(c, fiber.MIMEApplicationJSON)
+	if err != nil {
+		return 0, nil, err
+	}
+	f := &fields{m: m}
+	for key := range m {
+		if key != "for" && key != "until" {
+			f.v.Add(key, `is not a field of a snooze (use "for" or "until")`)
+		}
+	}
+	switch {
+	case f.has("for") == f.has("until"):
+		f.v.Add("for", `give exactly one of "for" (like "10m") or "until" (a time)`)
+	case f.has("for"):
+		if s, ok := f.str("for"); ok {
+			d, perr := task.ParseOffset(s)
+			switch {
+			case perr != nil:
+				f.v.Add("for", "%s", perr.Error())
+			case d <= 0:
+				f.v.Add("for", "must be longer than zero")
+			}
+			forDur = d
+		}
+	default:
+		if t, ok := f.time("until"); ok {
+			until = &t
+		}
+	}
+	if err := f.v.Err(); err != nil {
+		return 0, nil, err
+	}
+	return forDur, until, nil
 }
 
 // merge joins the decoding problems with the domain's, keeping only the

@@ -54,7 +54,15 @@ func (echoWriter) StartSeriesOperation(context.Context, uuid.UUID, actors.Operat
 	return &actors.Reply{Error: &actors.Error{Code: actors.CodeNotSeries}}, nil
 }
 
+func (echoWriter) Snooze(context.Context, uuid.UUID, actors.SnoozeRequest) (*actors.Reply, error) {
+	return &actors.Reply{Error: &actors.Error{Code: actors.CodeReminderNotFound}}, nil
+}
+
 type emptyReader struct{}
+
+func (emptyReader) AlarmsForUser(context.Context, string, uuid.UUID) ([]task.Alarm, error) {
+	return nil, nil
+}
 
 func (emptyReader) Instances(context.Context, uuid.UUID, time.Time, int) ([]task.Instance, error) {
 	return nil, nil
@@ -102,6 +110,9 @@ func FuzzRequests(f *testing.F) {
 		{"DELETE", "/api/v1/tasks/" + id + "?scope=series", ""},
 		{"GET", "/api/v1/tasks/" + id + "/occurrences?limit=5&from=2026-01-01T00:00:00Z", ""},
 		{"GET", "/api/v1/operations/" + id, ""},
+		{"GET", "/api/v1/tasks/" + id + "/reminders", ""},
+		{"POST", "/api/v1/tasks/" + id + "/reminders/" + id + "/snooze", `{"for":"10m"}`},
+		{"POST", "/api/v1/tasks", `{"title":"r","due_date":"2030-01-01T00:00:00Z","reminders":[{"offset":"1h"},{"at":"2029-12-31T00:00:00Z"}],"fire_past_reminders":true}`},
 		{"POST", "/api/v1/tasks", `{"title":"s","due_date":"2026-01-01T00:00:00Z","recurrence_pattern":"FREQ=DAILY;BYSETPOS=-1;BYDAY=MO","timezone":"Europe/Berlin"}`},
 	} {
 		f.Add(seed.method, seed.path, seed.body)

@@ -65,6 +65,9 @@ func toProblem(err error) *Problem {
 			task.FieldError{Field: "Idempotency-Key", Message: "was used with a different request"})
 	case errors.Is(err, task.ErrConflict):
 		return problem(fiber.StatusConflict, "conflict", "Conflict", "the task was changed concurrently; retry")
+	case errors.Is(err, task.ErrReminderNotFound):
+		return problem(fiber.StatusNotFound, "not-found", "Reminder not found", "the task has no such active reminder",
+			task.FieldError{Field: "reminder_id", Message: "is not an active reminder of this task"})
 	case errors.Is(err, task.ErrNotSeries):
 		return problem(fiber.StatusUnprocessableEntity, "not-a-series", "Not a recurring series",
 			"this task has no recurrence_pattern; scope=series and occurrences apply to recurring series only",

@@ -115,6 +115,8 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 	v1.Patch("/tasks/:id", h.update)
 	v1.Delete("/tasks/:id", h.delete)
 	v1.Get("/tasks/:id/occurrences", h.occurrences)
+	v1.Get("/tasks/:id/reminders", h.reminders)
+	v1.Post("/tasks/:id/reminders/:reminder_id/snooze", h.snooze)
 	v1.Get("/operations/:id", h.operation)
 	v1.Post("/tasks/:id/complete", h.command(deps.Writer.Complete, fiber.StatusOK))
 	v1.Post("/tasks/:id/uncomplete", h.command(deps.Writer.Uncomplete, fiber.StatusOK))
@@ -177,6 +179,8 @@ var routes = []struct {
 	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/?$`), "GET, PATCH, DELETE"},
 	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/(complete|uncomplete)/?$`), "POST"},
 	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/occurrences/?$`), "GET"},
+	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/reminders/?$`), "GET"},
+	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/reminders/[^/]+/snooze/?$`), "POST"},
 	{regexp.MustCompile(`^/api/v1/operations/[^/]+/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/openapi\.json$`), "GET"},
 }

@@ -27,6 +27,7 @@ type TaskWriter interface {
 	Uncomplete(ctx context.Context, id uuid.UUID, req actors.Request) (*actors.Reply, error)
 	Delete(ctx context.Context, id uuid.UUID, req actors.Request) (*actors.Reply, error)
 	StartSeriesOperation(ctx context.Context, series uuid.UUID, req actors.OperationRequest) (*actors.Reply, error)
+	Snooze(ctx context.Context, id uuid.UUID, req actors.SnoozeRequest) (*actors.Reply, error)
 }
 
 // TaskReader reads tasks straight from PostgreSQL. A write's response is
@@ -36,6 +37,7 @@ type TaskReader interface {
 	List(ctx context.Context, userID string, q postgres.ListQuery) (postgres.Page, error)
 	LookupIdempotency(ctx context.Context, userID string, idem task.IdempotencyKey) (*task.Task, bool, error)
 	Instances(ctx context.Context, series uuid.UUID, from time.Time, limit int) ([]task.Instance, error)
+	AlarmsForUser(ctx context.Context, userID string, taskID uuid.UUID) ([]task.Alarm, error)
 }
 
 // OperationReader reads operations and their progress.
@@ -66,7 +68,7 @@ func (h *taskHandlers) ctx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
 
 func (h *taskHandlers) create(c *fiber.Ctx) error {
 	user := userID(c)
-	draft, err := decodeDraft(c, h.limits)
+	draft, firePast, err := decodeDraft(c, h.limits)
 	if err != nil {
 		return err
 	}
@@ -91,9 +93,10 @@ func (h *taskHandlers) create(c *fiber.Ctx) error {
 	}
 	id := uuid.Must(uuid.NewV7())
 	reply, err := h.writer.Create(ctx, id, actors.CreateRequest{
-		Request:     actors.Request{UserID: user, CorrelationID: correlationID(c)},
-		Draft:       draft,
-		Idempotency: idem,
+		Request:           actors.Request{UserID: user, CorrelationID: correlationID(c)},
+		Draft:             draft,
+		Idempotency:       idem,
+		FirePastReminders: firePast,
 	})
 	if err != nil {
 		return err
@@ -161,7 +164,7 @@ func (h *taskHandlers) update(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	patch, err := decodePatch(c, h.limits)
+	patch, firePast, err := decodePatch(c, h.limits)
 	if err != nil {
 		return err
 	}
@@ -170,8 +173,56 @@ func (h *taskHandlers) update(c *fiber.Ctx) error {
 	if series {
 		return h.startOperation(c, ctx, id, actors.OperationRequest{Request: req, Kind: actors.OpSeriesUpdate, Patch: patch})
 	}
-	reply, err := h.writer.Update(ctx, id, actors.UpdateRequest{Request: req, Patch: patch})
+	reply, err := h.writer.Update(ctx, id, actors.UpdateRequest{Request: req, Patch: patch, FirePastReminders: firePast})
 	return answer(c, reply, err, fiber.StatusOK)
+}
+
+// reminders lists a task's reminders and its overdue notice, with status.
+func (h *taskHandlers) reminders(c *fiber.Ctx) error {
+	id, err := taskID(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+	if _, err := h.reader.GetForUser(ctx, userID(c), id); err != nil {
+		return err
+	}
+	alarms, err := h.reader.AlarmsForUser(ctx, userID(c), id)
+	if err != nil {
+		return err
+	}
+	if alarms == nil {
+		alarms = []task.Alarm{}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"items": alarms})
+}
+
+// snooze re-arms one reminder for a while or until a time.
+func (h *taskHandlers) snooze(c *fiber.Ctx) error {
+	req, id, err := commandRequest(c)
+	if err != nil {
+		return err
+	}
+	rid, err := uuid.Parse(c.Params("reminder_id"))
+	if err != nil {
+		return badParam("reminder_id", "must be a reminder id (a UUID)")
+	}
+	forDur, until, err := decodeSnooze(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := h.ctx(c)
+	defer cancel()
+	reply, err := h.writer.Snooze(ctx, id, actors.SnoozeRequest{Request: req, ReminderID: rid, For: forDur, Until: until})
+	if err != nil {
+		return err
+	}
+	if err := reply.Err(); err != nil {
+		return err
+	}
+	return c.JSON(reply.Alarm)
 }
 
 func (h *taskHandlers) delete(c *fiber.Ctx) error {

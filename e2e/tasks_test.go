@@ -134,7 +134,8 @@ func TestTaskLifecycle(t *testing.T) {
 	if recs[0].Event.CorrelationID != "corr-create" || recs[1].Event.CorrelationID != "corr-update" {
 		t.Errorf("correlation ids %q %q", recs[0].Event.CorrelationID, recs[1].Event.CorrelationID)
 	}
-	if !slices.Equal(recs[1].Event.ChangedFields, []string{"reminder_offset", "title"}) || recs[1].Event.Task.Title != "Quarterly report (final)" {
+	if !slices.Equal(recs[1].Event.ChangedFields, []string{"reminder_offset", "reminder_status", "reminders", "title"}) ||
+		recs[1].Event.Task.Title != "Quarterly report (final)" {
 		t.Errorf("update event %+v", recs[1].Event)
 	}
 	if !slices.Equal(recs[2].Event.ChangedFields, []string{"completed", "completed_at"}) || !recs[2].Event.Task.Completed {

@@ -38,10 +38,10 @@ func NewTasks(pool *pgxpool.Pool) *Tasks { return &Tasks{pool: pool} }
 
 const taskColumns = `id, user_id, title, description, completed, completed_at, priority, tags,
 	created_at, updated_at, version, due_date, recurrence_pattern, recurrence_end_date,
-	parent_recurring_task_id, occurrence_date, reminder_offset, reminder_status, timezone, recurrence_mode`
+	parent_recurring_task_id, occurrence_date, reminder_offset, reminder_status, timezone, recurrence_mode, reminders`
 
 // taskColumnCount is the number of columns in taskColumns.
-const taskColumnCount = 20
+const taskColumnCount = 21
 
 // placeholders returns "$from, $from+1, ..." for n parameters.
 func placeholders(from, n int) string {
@@ -59,7 +59,16 @@ func placeholders(from, n int) string {
 func taskValues(t task.Task) []any {
 	return []any{pgUUID(t.ID), t.UserID, t.Title, t.Description, t.Completed, t.CompletedAt, string(t.Priority), t.Tags,
 		t.CreatedAt, t.UpdatedAt, t.Version, t.DueDate, t.RecurrencePattern, t.RecurrenceEndDate,
-		pgUUIDPtr(t.ParentRecurringTaskID), t.OccurrenceDate, t.ReminderOffset, t.ReminderStatus, t.Timezone, t.RecurrenceMode}
+		pgUUIDPtr(t.ParentRecurringTaskID), t.OccurrenceDate, t.ReminderOffset, t.ReminderStatus, t.Timezone, t.RecurrenceMode,
+		remindersJSON(t.Reminders)}
+}
+
+func remindersJSON(rs []task.Reminder) []byte {
+	if len(rs) == 0 {
+		return []byte("[]")
+	}
+	b, _ := json.Marshal(rs)
+	return b
 }
 
 // pgUUID sends a UUID in PostgreSQL's binary format (google/uuid would
@@ -77,11 +86,16 @@ func scanTask(row pgx.Row, extra ...any) (task.Task, error) {
 	var t task.Task
 	var prio string
 	var id, parent pgtype.UUID
+	var reminders []byte
 	dest := []any{&id, &t.UserID, &t.Title, &t.Description, &t.Completed, &t.CompletedAt, &prio, &t.Tags,
 		&t.CreatedAt, &t.UpdatedAt, &t.Version, &t.DueDate, &t.RecurrencePattern, &t.RecurrenceEndDate,
-		&parent, &t.OccurrenceDate, &t.ReminderOffset, &t.ReminderStatus, &t.Timezone, &t.RecurrenceMode}
+		&parent, &t.OccurrenceDate, &t.ReminderOffset, &t.ReminderStatus, &t.Timezone, &t.RecurrenceMode, &reminders}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return task.Task{}, err
+	}
+	t.Reminders = []task.Reminder{}
+	if err := json.Unmarshal(reminders, &t.Reminders); err != nil {
+		return task.Task{}, fmt.Errorf("decode reminders: %w", err)
 	}
 	t.ID = id.Bytes
 	if parent.Valid {
@@ -139,7 +153,9 @@ func eventArgs(ev task.Event) ([]any, error) {
 // request hash, Insert writes nothing and returns the stored response as
 // replay; with a different hash it returns task.ErrIdempotencyMismatch.
 // An existing task with t's id is task.ErrConflict.
-func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey) (replay *task.Task, err error) {
+//
+// x.Alarms are stored in the same transaction.
+func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *task.IdempotencyKey, x task.Extras) (replay *task.Task, err error) {
 	args, err := eventArgs(ev)
 	if err != nil {
 		return nil, err
@@ -169,7 +185,7 @@ func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *ta
 			ON CONFLICT (id) DO NOTHING RETURNING id)
 			`, n, n+1, n+2) + fmt.Sprintf(outboxInsert, "ins")
 	}
-	tag, err := s.pool.Exec(ctx, sql, args...)
+	tag, err := s.exec(ctx, sql, args, x.Alarms)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "uniq_recurring_instance" {
 		return nil, fmt.Errorf("insert task %s: %w", t.ID, task.ErrDuplicateInstance)
@@ -224,22 +240,22 @@ func (s *Tasks) LookupIdempotency(ctx context.Context, userID string, idem task.
 // Update replaces the task with next if its stored version is still
 // prevVersion, and enqueues ev. A non-nil item is recorded in the same
 // statement (see task.OperationItem).
-func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event, item *task.OperationItem) error {
+func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, ev task.Event, x task.Extras) error {
 	args, err := eventArgs(ev)
 	if err != nil {
 		return err
 	}
-	args = append(args, taskValues(next)...) // $5..$24
-	args = append(args, prevVersion)         // $25
+	args = append(args, taskValues(next)...) // $5..$25
+	args = append(args, prevVersion)         // $26
 	sql := `WITH upd AS (
 		UPDATE tasks SET title = $7, description = $8, completed = $9, completed_at = $10, priority = $11,
 			tags = $12, updated_at = $14, version = $15, due_date = $16, recurrence_pattern = $17,
 			recurrence_end_date = $18, parent_recurring_task_id = $19, occurrence_date = $20,
-			reminder_offset = $21, reminder_status = $22, timezone = $23, recurrence_mode = $24
-		WHERE id = $5 AND user_id = $6 AND version = $25 AND created_at = $13
-		RETURNING id)` + itemInsert(&args, item, "upd") + `
+			reminder_offset = $21, reminder_status = $22, timezone = $23, recurrence_mode = $24, reminders = $25
+		WHERE id = $5 AND user_id = $6 AND version = $26 AND created_at = $13
+		RETURNING id)` + itemInsert(&args, x.Item, "upd") + `
 		` + fmt.Sprintf(outboxInsert, "upd")
-	tag, err := s.pool.Exec(ctx, sql, args...)
+	tag, err := s.exec(ctx, sql, args, x.Alarms)
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", next.ID, err)
 	}
@@ -252,16 +268,16 @@ func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, e
 // Delete removes the task if its stored version is still prevVersion, and
 // enqueues ev (whose snapshot is the task as deleted). A non-nil item is
 // recorded in the same statement.
-func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event, item *task.OperationItem) error {
+func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev task.Event, x task.Extras) error {
 	args, err := eventArgs(ev)
 	if err != nil {
 		return err
 	}
 	args = append(args, pgUUID(id), prevVersion) // $5, $6
 	sql := `WITH del AS (DELETE FROM tasks WHERE id = $5 AND version = $6 RETURNING id)` +
-		itemInsert(&args, item, "del") + `
+		itemInsert(&args, x.Item, "del") + `
 		` + fmt.Sprintf(outboxInsert, "del")
-	tag, err := s.pool.Exec(ctx, sql, args...)
+	tag, err := s.exec(ctx, sql, args, x.Alarms)
 	if err != nil {
 		return fmt.Errorf("delete task %s: %w", id, err)
 	}
@@ -269,6 +285,24 @@ func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev 
 		return fmt.Errorf("delete task %s at version %d: %w", id, prevVersion, task.ErrConflict)
 	}
 	return nil
+}
+
+// exec runs a write statement; with alarms, in one transaction with the
+// reminder_schedule rows (only when the statement wrote its row: a refused
+// write must not leave rows behind).
+func (s *Tasks) exec(ctx context.Context, sql string, args []any, alarms []task.Alarm) (pgconn.CommandTag, error) {
+	if len(alarms) == 0 {
+		return s.pool.Exec(ctx, sql, args...)
+	}
+	var tag pgconn.CommandTag
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if tag, err = tx.Exec(ctx, sql, args...); err != nil || tag.RowsAffected() != 1 {
+			return err
+		}
+		return saveAlarms(ctx, tx, alarms)
+	})
+	return tag, err
 }
 
 // Get returns the task with id, whoever owns it.

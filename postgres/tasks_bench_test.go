@@ -31,7 +31,7 @@ func BenchmarkInsert(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "bench", now), nil); err != nil {
+			if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "bench", now), nil, task.Extras{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -46,7 +46,7 @@ func BenchmarkList(b *testing.B) {
 	now := time.Now()
 	for i := range 2000 {
 		tk, _ := task.New(uuid.Must(uuid.NewV7()), "heavy-user", task.Draft{Title: fmt.Sprintf("task %d", i)}, now.Add(time.Duration(i)*time.Millisecond))
-		if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil); err != nil {
+		if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil, task.Extras{}); err != nil {
 			b.Fatal(err)
 		}
 	}

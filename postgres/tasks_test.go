@@ -61,7 +61,7 @@ func TestTaskLifecycleWritesOutbox(t *testing.T) {
 	due := now.Add(24 * time.Hour)
 
 	tk := newTask(t, "alice", task.Draft{Title: "Write report", Tags: []string{"work"}, DueDate: &due}, now)
-	if replay, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "c1", now), nil); err != nil || replay != nil {
+	if replay, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "c1", now), nil, task.Extras{}); err != nil || replay != nil {
 		t.Fatalf("Insert = %v, %v", replay, err)
 	}
 	got, err := store.Get(ctx, tk.ID)
@@ -79,23 +79,23 @@ func TestTaskLifecycleWritesOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Update(ctx, next, got.Version, task.NewEvent(task.EventUpdated, next, changed, "c2", now), nil); err != nil {
+	if err := store.Update(ctx, next, got.Version, task.NewEvent(task.EventUpdated, next, changed, "c2", now), task.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	// A stale writer changes nothing and learns so.
 	stale, _, _ := got.Apply(task.Patch{Title: task.Some("lost update")}, now)
-	if err := store.Update(ctx, stale, got.Version, task.NewEvent(task.EventUpdated, stale, nil, "c3", now), nil); !errors.Is(err, task.ErrConflict) {
+	if err := store.Update(ctx, stale, got.Version, task.NewEvent(task.EventUpdated, stale, nil, "c3", now), task.Extras{}); !errors.Is(err, task.ErrConflict) {
 		t.Fatalf("stale Update = %v, want ErrConflict", err)
 	}
 	done, changed, _ := next.Complete(now.Add(2 * time.Second))
-	if err := store.Update(ctx, done, next.Version, task.NewEvent(task.EventCompleted, done, changed, "c4", now), nil); err != nil {
+	if err := store.Update(ctx, done, next.Version, task.NewEvent(task.EventCompleted, done, changed, "c4", now), task.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	gone := done.Delete(now.Add(3 * time.Second))
-	if err := store.Delete(ctx, tk.ID, 2, task.NewEvent(task.EventDeleted, gone, nil, "c5", now), nil); !errors.Is(err, task.ErrConflict) {
+	if err := store.Delete(ctx, tk.ID, 2, task.NewEvent(task.EventDeleted, gone, nil, "c5", now), task.Extras{}); !errors.Is(err, task.ErrConflict) {
 		t.Fatalf("Delete at stale version = %v", err)
 	}
-	if err := store.Delete(ctx, tk.ID, done.Version, task.NewEvent(task.EventDeleted, gone, nil, "c5", now), nil); err != nil {
+	if err := store.Delete(ctx, tk.ID, done.Version, task.NewEvent(task.EventDeleted, gone, nil, "c5", now), task.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.Get(ctx, tk.ID); !errors.Is(err, task.ErrNotFound) {
@@ -127,12 +127,12 @@ func TestInsertIdempotency(t *testing.T) {
 	key := task.IdempotencyKey{Key: "k-1", RequestHash: []byte("hash-a")}
 
 	first := newTask(t, "alice", task.Draft{Title: "Once"}, now)
-	if replay, err := store.Insert(ctx, first, task.NewEvent(task.EventCreated, first, nil, "", now), &key); err != nil || replay != nil {
+	if replay, err := store.Insert(ctx, first, task.NewEvent(task.EventCreated, first, nil, "", now), &key, task.Extras{}); err != nil || replay != nil {
 		t.Fatalf("first Insert = %v, %v", replay, err)
 	}
 	// A retry that raced past the API's lookup, with a fresh id.
 	retry := newTask(t, "alice", task.Draft{Title: "Once"}, now)
-	replay, err := store.Insert(ctx, retry, task.NewEvent(task.EventCreated, retry, nil, "", now), &key)
+	replay, err := store.Insert(ctx, retry, task.NewEvent(task.EventCreated, retry, nil, "", now), &key, task.Extras{})
 	if err != nil || replay == nil || replay.ID != first.ID {
 		t.Fatalf("retry Insert = %+v, %v; want replay of %s", replay, err, first.ID)
 	}
@@ -143,12 +143,12 @@ func TestInsertIdempotency(t *testing.T) {
 		t.Fatalf("retry enqueued %d events", n)
 	}
 	other := task.IdempotencyKey{Key: "k-1", RequestHash: []byte("hash-b")}
-	if _, err := store.Insert(ctx, retry, task.NewEvent(task.EventCreated, retry, nil, "", now), &other); !errors.Is(err, task.ErrIdempotencyMismatch) {
+	if _, err := store.Insert(ctx, retry, task.NewEvent(task.EventCreated, retry, nil, "", now), &other, task.Extras{}); !errors.Is(err, task.ErrIdempotencyMismatch) {
 		t.Fatalf("different body = %v, want ErrIdempotencyMismatch", err)
 	}
 	// Keys are per user.
 	bobs := newTask(t, "bob", task.Draft{Title: "Mine"}, now)
-	if replay, err := store.Insert(ctx, bobs, task.NewEvent(task.EventCreated, bobs, nil, "", now), &key); err != nil || replay != nil {
+	if replay, err := store.Insert(ctx, bobs, task.NewEvent(task.EventCreated, bobs, nil, "", now), &key, task.Extras{}); err != nil || replay != nil {
 		t.Fatalf("bob's Insert with alice's key = %v, %v", replay, err)
 	}
 	replay, found, err := store.LookupIdempotency(ctx, "alice", key)
@@ -274,13 +274,13 @@ func TestList(t *testing.T) {
 		if i%4 == 1 {
 			tk, _, _ = tk.Complete(base)
 		}
-		if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", base), nil); err != nil {
+		if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", base), nil, task.Extras{}); err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, tk)
 	}
 	other := newTask(t, "bob", task.Draft{Title: "alpha task of bob"}, base)
-	if _, err := store.Insert(ctx, other, task.NewEvent(task.EventCreated, other, nil, "", base), nil); err != nil {
+	if _, err := store.Insert(ctx, other, task.NewEvent(task.EventCreated, other, nil, "", base), nil, task.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -425,7 +425,7 @@ func TestOperationItemRecordedWithTheChange(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	tk := newTask(t, "alice", task.Draft{Title: "instance"}, now)
-	if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil); err != nil {
+	if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil, task.Extras{}); err != nil {
 		t.Fatal(err)
 	}
 	opID := uuid.Must(uuid.NewV7())
@@ -434,7 +434,7 @@ func TestOperationItemRecordedWithTheChange(t *testing.T) {
 	}
 	next, changed, _ := tk.Apply(task.Patch{Title: task.Some("renamed")}, now)
 	item := &task.OperationItem{OperationID: opID, Outcome: "updated"}
-	if err := store.Update(ctx, next, tk.Version, task.NewEvent(task.EventUpdated, next, changed, "", now), item); err != nil {
+	if err := store.Update(ctx, next, tk.Version, task.NewEvent(task.EventUpdated, next, changed, "", now), task.Extras{Item: item}); err != nil {
 		t.Fatal(err)
 	}
 	// The step is retried after a crash: the change is already there, so the
@@ -456,3 +456,53 @@ func TestOperationItemRecordedWithTheChange(t *testing.T) {
 		t.Fatalf("another user's operation: %v", err)
 	}
 }
+
+func TestFireOnceAtItsTriggerTime(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	store := postgres.NewTasks(pool)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	due := now.Add(time.Hour)
+	tk := newTask(t, "alice", task.Draft{Title: "x", DueDate: &due, ReminderOffset: ptrTo("10m")}, now)
+	plan, err := task.PlanAlarms(tk, nil, now, task.PastRefuse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.ReminderStatus = task.ReminderStatus(plan.Rows)
+	if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil, task.Extras{Alarms: plan.Rows}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := store.Alarms(ctx, tk.ID)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("rows %+v %v", rows, err)
+	}
+	var rem task.Alarm
+	for _, r := range rows {
+		if r.Type == task.AlarmOffset {
+			rem = r
+		}
+	}
+	next := tk.Clone()
+	sent := task.AlarmSent
+	next.ReminderStatus, next.Version = &sent, tk.Version+1
+	fire := task.Fired{Alarm: rem, FiredAt: now, Next: &next, PrevVersion: tk.Version,
+		Event: task.NewEvent(task.EventReminderTriggered, next, []string{"reminder_status"}, "", now)}
+	if err := store.Fire(ctx, fire); err != nil {
+		t.Fatal(err)
+	}
+	fire.Event = task.NewEvent(task.EventReminderTriggered, next, nil, "", now)
+	if err := store.Fire(ctx, fire); !errors.Is(err, task.ErrNotPending) {
+		t.Fatalf("second firing: %v, want ErrNotPending", err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE task_id = $1 AND payload::text LIKE '%task.reminder.triggered%'`, tk.ID).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d reminder events (%v), want 1", n, err)
+	}
+	got, _ := store.Get(ctx, tk.ID)
+	if *got.ReminderStatus != "sent" || got.Version != 2 || len(got.Reminders) != 1 {
+		t.Fatalf("task after firing %+v", got)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -20,6 +20,8 @@ var (
 	// ErrDuplicateInstance: the series already has an instance for that
 	// occurrence (the uniq_recurring_instance backstop).
 	ErrDuplicateInstance = errors.New("series already has an instance for this occurrence")
+	// ErrReminderNotFound: the task has no such (active) reminder.
+	ErrReminderNotFound = errors.New("reminder not found")
 )
 
 // IdempotencyKey makes a create safe to retry: the first create with a key

@@ -19,7 +19,21 @@ const (
 	EventUpdated   EventType = "task.updated"
 	EventCompleted EventType = "task.completed"
 	EventDeleted   EventType = "task.deleted"
+	// EventReminderTriggered: one of the task's reminders fired.
+	EventReminderTriggered EventType = "task.reminder.triggered"
+	// EventOverdue: an open task reached its due date.
+	EventOverdue EventType = "task.overdue"
 )
+
+// Firing describes a reminder (or overdue notice) that fired: which, when
+// it was due, when it fired and how late that was.
+type Firing struct {
+	ReminderID   uuid.UUID `json:"reminder_id"`
+	ReminderType string    `json:"reminder_type"`
+	ScheduledAt  time.Time `json:"scheduled_at"`
+	FiredAt      time.Time `json:"fired_at"`
+	LateMS       int64     `json:"late_ms"`
+}
 
 // Topic is the pub/sub topic every task event is published to.
 const Topic = "task-events"
@@ -40,6 +54,8 @@ type Event struct {
 	Version       int64     `json:"version"`
 	ChangedFields []string  `json:"changed_fields"`
 	Task          Task      `json:"task"`
+	// Reminder is set on task.reminder.triggered and task.overdue.
+	Reminder *Firing `json:"reminder,omitempty"`
 }
 
 // NewEvent describes a change that produced snapshot.

@@ -90,6 +90,7 @@ func NewInstance(id uuid.UUID, series Task, occurrence, now time.Time) Task {
 		ParentRecurringTaskID: &sid,
 		OccurrenceDate:        clonePtr(&occ),
 		ReminderOffset:        clonePtr(series.ReminderOffset),
+		Reminders:             instanceReminders(id, series.Reminders),
 		Timezone:              clonePtr(series.Timezone),
 		CreatedAt:             stamp(now),
 		UpdatedAt:             stamp(now),
@@ -123,4 +124,45 @@ type Instance struct {
 type OperationItem struct {
 	OperationID uuid.UUID
 	Outcome     string
+}
+
+// instanceReminders are a series' offset reminders, for one instance:
+// relative to the instance's own due date, with the instance's ids.
+// Absolute reminders belong to the series alone.
+func instanceReminders(id uuid.UUID, rs []Reminder) []Reminder {
+	out := []Reminder{}
+	for _, r := range rs {
+		if r.Offset != nil {
+			out = append(out, Reminder{ID: ReminderID(id, ReminderSpec{Offset: r.Offset}), Offset: clonePtr(r.Offset)})
+		}
+	}
+	return out
+}
+
+// leadMargin is how much earlier than strictly needed an instance is
+// created, so that its earliest reminder never races its creation.
+const leadMargin = 2 * time.Second
+
+// Lead is how long before an occurrence its instance must exist so that
+// every inherited reminder can fire: the series' largest offset, plus a
+// small margin when it has reminders.
+func (t Task) Lead() time.Duration {
+	lead := time.Duration(-1)
+	for _, r := range t.Reminders {
+		if r.Offset != nil {
+			if d, err := ParseOffset(*r.Offset); err == nil && d > lead {
+				lead = d
+			}
+		}
+	}
+	if lead < 0 {
+		return 0
+	}
+	return lead + leadMargin
+}
+
+// Extras are written with a task change, in the same transaction.
+type Extras struct {
+	Item   *OperationItem // a series-wide operation's record of this change
+	Alarms []Alarm        // reminder_schedule rows to store
 }

@@ -46,6 +46,7 @@ type Task struct {
 	ReminderStatus        *string    `json:"reminder_status"`
 	Timezone              *string    `json:"timezone"`        // IANA zone of a series (occurrences keep its wall-clock time)
 	RecurrenceMode        *string    `json:"recurrence_mode"` // schedule | from_completion, for a series
+	Reminders             []Reminder `json:"reminders"`       // reminder_offset is the first offset reminder
 	CreatedAt             time.Time  `json:"created_at"`
 	UpdatedAt             time.Time  `json:"updated_at"`
 	Version               int64      `json:"version"`
@@ -68,6 +69,10 @@ func (t Task) Clone() Task {
 	c.ReminderStatus = clonePtr(t.ReminderStatus)
 	c.Timezone = clonePtr(t.Timezone)
 	c.RecurrenceMode = clonePtr(t.RecurrenceMode)
+	c.Reminders = slices.Clone(t.Reminders)
+	if c.Reminders == nil {
+		c.Reminders = []Reminder{}
+	}
 	return c
 }
 
@@ -92,6 +97,9 @@ type Draft struct {
 	ReminderOffset    *string    `json:"reminder_offset"`
 	Timezone          *string    `json:"timezone"`
 	RecurrenceMode    *string    `json:"recurrence_mode"`
+	// Reminders lists the task's reminders; ReminderOffset is the seed's
+	// shorthand for one offset reminder. Use one or the other.
+	Reminders []ReminderSpec `json:"reminders"`
 }
 
 // Validate checks d on its own with the default limits.
@@ -115,7 +123,7 @@ func (l Limits) New(id uuid.UUID, userID string, d Draft, now time.Time) (Task, 
 }
 
 func (l Limits) build(d Draft, id uuid.UUID, userID string, now time.Time) (Task, error) {
-	v := Validator{limits: l}
+	v := Validator{limits: l, reminderField: "reminder_offset"}
 	if id == uuid.Nil {
 		v.Add("id", "must be a UUID")
 	}
@@ -140,9 +148,17 @@ func (l Limits) build(d Draft, id uuid.UUID, userID string, now time.Time) (Task
 		ReminderOffset:    trimPtr(d.ReminderOffset),
 		Timezone:          trimPtr(d.Timezone),
 		RecurrenceMode:    trimPtr(d.RecurrenceMode),
+		Reminders:         []Reminder{},
 		CreatedAt:         stamp(now),
 		UpdatedAt:         stamp(now),
 		Version:           1,
+	}
+	switch {
+	case d.Reminders != nil && d.ReminderOffset != nil:
+		v.Add("reminder_offset", "use either reminder_offset or reminders, not both")
+	case d.Reminders != nil:
+		v.reminderField = "reminders"
+		t.Reminders = v.reminders(id, d.Reminders)
 	}
 	v.Schedule(&t)
 	if err := v.Err(); err != nil {
@@ -155,30 +171,32 @@ func (l Limits) build(d Draft, id uuid.UUID, userID string, now time.Time) (Task
 // left unchanged, JSON null clears a nullable field, a value replaces it.
 // It travels as JSON between the API and the task actor.
 type Patch struct {
-	Title             Optional[string]    `json:"title,omitzero"`
-	Description       Optional[string]    `json:"description,omitzero"`
-	Priority          Optional[Priority]  `json:"priority,omitzero"`
-	Tags              Optional[[]string]  `json:"tags,omitzero"`
-	DueDate           Optional[time.Time] `json:"due_date,omitzero"`
-	RecurrencePattern Optional[string]    `json:"recurrence_pattern,omitzero"`
-	RecurrenceEndDate Optional[time.Time] `json:"recurrence_end_date,omitzero"`
-	ReminderOffset    Optional[string]    `json:"reminder_offset,omitzero"`
-	Timezone          Optional[string]    `json:"timezone,omitzero"`
-	RecurrenceMode    Optional[string]    `json:"recurrence_mode,omitzero"`
+	Title             Optional[string]         `json:"title,omitzero"`
+	Description       Optional[string]         `json:"description,omitzero"`
+	Priority          Optional[Priority]       `json:"priority,omitzero"`
+	Tags              Optional[[]string]       `json:"tags,omitzero"`
+	DueDate           Optional[time.Time]      `json:"due_date,omitzero"`
+	RecurrencePattern Optional[string]         `json:"recurrence_pattern,omitzero"`
+	RecurrenceEndDate Optional[time.Time]      `json:"recurrence_end_date,omitzero"`
+	ReminderOffset    Optional[string]         `json:"reminder_offset,omitzero"`
+	Timezone          Optional[string]         `json:"timezone,omitzero"`
+	RecurrenceMode    Optional[string]         `json:"recurrence_mode,omitzero"`
+	Reminders         Optional[[]ReminderSpec] `json:"reminders,omitzero"`
 }
 
 // Empty reports whether p changes nothing at all.
 func (p Patch) Empty() bool {
 	return !p.Title.Set && !p.Description.Set && !p.Priority.Set && !p.Tags.Set &&
 		!p.DueDate.Set && !p.RecurrencePattern.Set && !p.RecurrenceEndDate.Set && !p.ReminderOffset.Set &&
-		!p.Timezone.Set && !p.RecurrenceMode.Set
+		!p.Timezone.Set && !p.RecurrenceMode.Set && !p.Reminders.Set
 }
 
 // Template keeps only the fields a series hands down to its instances
 // (title, description, priority, tags, reminder offset): what a
 // series-wide change applies to open instances.
 func (p Patch) Template() Patch {
-	return Patch{Title: p.Title, Description: p.Description, Priority: p.Priority, Tags: p.Tags, ReminderOffset: p.ReminderOffset}
+	return Patch{Title: p.Title, Description: p.Description, Priority: p.Priority, Tags: p.Tags,
+		ReminderOffset: p.ReminderOffset, Reminders: p.Reminders}
 }
 
 // Schedule reports whether p changes when a series occurs.
@@ -197,8 +215,9 @@ func (l Limits) ValidatePatch(p Patch) error {
 	base.Tags = []string{}
 	// Scheduling rules need the current task; leave them out here.
 	q := p
-	q.DueDate, q.RecurrencePattern, q.RecurrenceEndDate, q.ReminderOffset, q.Timezone, q.RecurrenceMode =
-		Optional[time.Time]{}, Optional[string]{}, Optional[time.Time]{}, Optional[string]{}, Optional[string]{}, Optional[string]{}
+	q.DueDate, q.RecurrencePattern, q.RecurrenceEndDate, q.ReminderOffset, q.Timezone, q.RecurrenceMode, q.Reminders =
+		Optional[time.Time]{}, Optional[string]{}, Optional[time.Time]{}, Optional[string]{}, Optional[string]{}, Optional[string]{},
+		Optional[[]ReminderSpec]{}
 	_, _, err := l.Apply(base, q, time.Time{})
 	return err
 }
@@ -213,7 +232,7 @@ func (t Task) Apply(p Patch, now time.Time) (Task, []string, error) {
 
 // Apply is Task.Apply with limits l.
 func (l Limits) Apply(t Task, p Patch, now time.Time) (Task, []string, error) {
-	v := Validator{limits: l}
+	v := Validator{limits: l, reminderField: "reminder_offset"}
 	next := t.Clone()
 	var changed []string
 	mark := func(field string, differs bool) {
@@ -257,10 +276,22 @@ func (l Limits) Apply(t Task, p Patch, now time.Time) (Task, []string, error) {
 		next.RecurrenceEndDate = utcPtr(p.RecurrenceEndDate.Ptr())
 		mark("recurrence_end_date", !equalTime(next.RecurrenceEndDate, t.RecurrenceEndDate))
 	}
-	if p.ReminderOffset.Set {
+	switch {
+	case p.ReminderOffset.Set && p.Reminders.Set:
+		v.Add("reminder_offset", "use either reminder_offset or reminders, not both")
+	case p.ReminderOffset.Set:
 		next.ReminderOffset = trimPtr(p.ReminderOffset.Ptr())
-		mark("reminder_offset", !equalPtr(next.ReminderOffset, t.ReminderOffset))
+		var probe Validator
+		if next.ReminderOffset == nil || probe.validOffset(*next.ReminderOffset) {
+			next.Reminders = v.reminders(next.ID, withOffset(t, next.ReminderOffset))
+		}
+	case p.Reminders.Set:
+		v.reminderField = "reminders"
+		next.Reminders = v.reminders(next.ID, p.Reminders.Value)
+		next.syncReminderOffset()
 	}
+	mark("reminder_offset", !equalPtr(next.ReminderOffset, t.ReminderOffset))
+	mark("reminders", !slices.EqualFunc(next.Reminders, t.Reminders, func(a, b Reminder) bool { return a.ID == b.ID }))
 	if p.Timezone.Set {
 		next.Timezone = trimPtr(p.Timezone.Ptr())
 		mark("timezone", !equalPtr(next.Timezone, t.Timezone))

@@ -143,7 +143,7 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name: "clear reminder then due date", patch: task.Patch{ReminderOffset: task.Null[string](), DueDate: task.Null[time.Time]()},
-			wantChanged: []string{"due_date", "reminder_offset"},
+			wantChanged: []string{"due_date", "reminder_offset", "reminders"},
 			check: func(t *testing.T, got task.Task) {
 				if got.DueDate != nil || got.ReminderOffset != nil {
 					t.Errorf("got %+v", got)

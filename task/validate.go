@@ -47,8 +47,9 @@ func Invalid(field, format string, args ...any) error {
 // problem of a request at once. The zero value is ready to use; it is not
 // safe for concurrent use.
 type Validator struct {
-	fields []FieldError
-	limits Limits
+	fields        []FieldError
+	limits        Limits
+	reminderField string // the field a client used for reminders: reminder_offset or reminders
 }
 
 // Add records a problem with field.
@@ -186,6 +187,15 @@ func (v *Validator) Schedule(t *Task) {
 			v.Add("recurrence_end_date", "must not be before due_date")
 		}
 	}
+	if v.reminderField == "reminders" {
+		for i, r := range t.Reminders {
+			if r.Offset != nil && t.DueDate == nil {
+				v.Add(fmt.Sprintf("reminders[%d].offset", i), "requires due_date (or use \"at\" for an absolute time)")
+			}
+		}
+		t.syncReminderOffset()
+		return
+	}
 	if t.ReminderOffset != nil {
 		switch {
 		case t.DueDate == nil:
@@ -195,9 +205,28 @@ func (v *Validator) Schedule(t *Task) {
 		default:
 			if _, err := ParseOffset(*t.ReminderOffset); err != nil {
 				v.Add("reminder_offset", "%s", err.Error())
+			} else if len(t.Reminders) == 0 || !slices.ContainsFunc(t.Reminders, func(r Reminder) bool { return r.Offset != nil }) {
+				t.Reminders = append([]Reminder{{ID: ReminderID(t.ID, ReminderSpec{Offset: t.ReminderOffset}),
+					Offset: clonePtr(t.ReminderOffset)}}, t.Reminders...)
 			}
 		}
+	} else {
+		// Keep the shorthand consistent: without reminder_offset there are no
+		// offset reminders (absolute ones stay).
+		t.Reminders = slices.DeleteFunc(t.Reminders, func(r Reminder) bool { return r.Offset != nil })
 	}
+	for _, r := range t.Reminders {
+		if r.Offset != nil && t.DueDate == nil && t.ReminderOffset == nil {
+			v.Add("reminders", "offset reminders require due_date")
+		}
+	}
+	t.syncReminderOffset()
+}
+
+// validOffset reports whether s parses as a reminder offset.
+func (v *Validator) validOffset(s string) bool {
+	_, err := ParseOffset(s)
+	return err == nil
 }
 
 func validUserID(s string) error {
