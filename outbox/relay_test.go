@@ -90,7 +90,7 @@ func writeHistory(tb testing.TB, store *postgres.Tasks, n int) uuid.UUID {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil); err != nil {
+	if _, err := store.Insert(ctx, tk, task.NewEvent(task.EventCreated, tk, nil, "", now), nil, task.Extras{}); err != nil {
 		tb.Fatal(err)
 	}
 	for i := 2; i <= n; i++ {
@@ -98,7 +98,7 @@ func writeHistory(tb testing.TB, store *postgres.Tasks, n int) uuid.UUID {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if err := store.Update(ctx, next, tk.Version, task.NewEvent(task.EventUpdated, next, changed, "", now), nil); err != nil {
+		if err := store.Update(ctx, next, tk.Version, task.NewEvent(task.EventUpdated, next, changed, "", now), task.Extras{}); err != nil {
 			tb.Fatal(err)
 		}
 		tk = next
