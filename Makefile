@@ -51,9 +51,11 @@ lint: ## gofmt and go vet.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-bench: dapr build ## Load test through the running stack plus Go benchmarks; prints figures.
+bench: dapr build ## Load tests on a stack of their own plus Go benchmarks; prints figures (about 8 minutes).
 	./bin/loadgen -duration 20s -clients 32
-	$(GO) test -run '^$$' -bench . -benchmem ./task ./postgres
+	./bin/loadgen -phases reminders -reminders 10000 -window 60s
+	./bin/loadgen -phases ticks -series 500 -duration 20s
+	$(GO) test -run '^$$' -bench . -benchmem ./task ./postgres ./recurrence
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
 	@for target in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

@@ -35,12 +35,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/taskflow/taskflow/actors"
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/devstack"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/postgres"
+	"github.com/taskflow/taskflow/task"
 )
 
 type options struct {
@@ -55,6 +57,8 @@ type options struct {
 	phases   string
 	gogc     string
 	series   int
+	reminds  int
+	window   time.Duration
 }
 
 func main() {
@@ -68,6 +72,8 @@ func main() {
 	flag.BoolVar(&o.keepDB, "keep-db", false, "keep the benchmark database")
 	flag.StringVar(&o.phases, "phases", "ping,create", "phases to run: ping, create, ticks")
 	flag.IntVar(&o.series, "series", 200, "ticks phase: series that each recur every second")
+	flag.IntVar(&o.reminds, "reminders", 10000, "reminders phase: reminders to fire")
+	flag.DurationVar(&o.window, "window", time.Minute, "reminders phase: they fall due within this window")
 	flag.StringVar(&o.gogc, "gogc", "", "GOGC for every process of the stack (default: Go's)")
 	flag.BoolVar(&o.pprof, "pprof", false, "serve pprof on 127.0.0.1:6061 (actors), :6062 (api), :6063 (notifier), :6064 (auditor)")
 	flag.Parse()
@@ -172,6 +178,11 @@ func run(ctx context.Context, o options) error {
 		})
 	}
 
+	if strings.Contains(o.phases, "reminders") {
+		if err := reminders(ctx, o, httpc, apiURL, tokens, stack.KafkaBrokers()); err != nil {
+			return err
+		}
+	}
 	if strings.Contains(o.phases, "ticks") {
 		if err := ticks(ctx, o, httpc, apiURL, tokens, dbURL); err != nil {
 			return err
@@ -401,5 +412,90 @@ func ticks(ctx context.Context, o options, httpc *http.Client, apiURL string, to
 	fmt.Printf("| series ticks (%d series x 1/s: reminder -> series actor -> instance actor -> PostgreSQL) | %d | 0 | %.0f | %.1fms | %.1fms |\n",
 		o.series, n, float64(n)/o.duration.Seconds(), p50*1000, p99*1000)
 	fmt.Printf("  (occurrence -> instance created lag; demand %d ticks/s)\n", o.series)
+	return nil
+}
+
+// reminders measures reminder firing: o.reminds tasks each with one
+// reminder, due evenly over o.window once they are all set up. The lag of
+// a firing is from its scheduled time to its task.reminder.triggered event
+// being read from the topic.
+func reminders(ctx context.Context, o options, httpc *http.Client, apiURL string, tokens []string, brokers string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(task.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// Setup registers one actor reminder per task (Dapr's costliest actor
+	// call); leave time for it before the window opens.
+	setup := time.Duration(o.reminds/250+20) * time.Second
+	start := time.Now().Add(setup).Truncate(time.Second)
+	fmt.Printf("reminders: creating %d tasks; they fall due between %s and %s\n", o.reminds, start.Format("15:04:05"),
+		start.Add(o.window).Format("15:04:05"))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, o.clients)
+	for range o.clients {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(o.reminds) {
+					return
+				}
+				at := start.Add(time.Duration(i) * o.window / time.Duration(o.reminds))
+				body, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("remind %d", i),
+					"reminders": []map[string]any{{"at": at.UTC().Format(time.RFC3339Nano)}}})
+				req, _ := http.NewRequestWithContext(ctx, "POST", apiURL, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tokens[int(i)%len(tokens)])
+				resp, err := httpc.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					errs <- fmt.Errorf("create: status %d: %s", resp.StatusCode, b)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	if time.Now().After(start) {
+		return fmt.Errorf("setup took longer than %v: raise it or lower -reminders", setup)
+	}
+	fmt.Printf("reminders: set up with %v to spare\n", time.Until(start).Round(time.Second))
+
+	deadline := start.Add(o.window + 2*time.Minute)
+	var lags []time.Duration
+	for len(lags) < o.reminds && time.Now().Before(deadline) && ctx.Err() == nil {
+		pollCtx, cancel := context.WithDeadline(ctx, deadline)
+		fetches := cl.PollFetches(pollCtx)
+		cancel()
+		got := time.Now()
+		fetches.EachRecord(func(r *kgo.Record) {
+			ev, err := task.ParseCloudEvent(r.Value)
+			if err == nil && ev.EventType == task.EventReminderTriggered && ev.Reminder != nil {
+				lags = append(lags, got.Sub(ev.Reminder.ScheduledAt))
+			}
+		})
+	}
+	slices.Sort(lags)
+	if len(lags) == 0 {
+		return errors.New("no reminder fired")
+	}
+	pct := func(p int) time.Duration { return lags[min(len(lags)-1, len(lags)*p/100)].Round(time.Millisecond) }
+	fmt.Printf("| reminder firing (%d due within %v; scheduled time -> event read from the topic) | %d | %d | %.0f/s | %v | %v |\n",
+		o.reminds, o.window, len(lags), o.reminds-len(lags), float64(len(lags))/o.window.Seconds(), pct(50), pct(99))
+	fmt.Printf("  max lag %v\n", lags[len(lags)-1].Round(time.Millisecond))
+	if len(lags) < o.reminds {
+		return fmt.Errorf("%d of %d reminders fired", len(lags), o.reminds)
+	}
 	return nil
 }
