@@ -19,7 +19,7 @@ GOFLAGS_TEST ?= -race -count=1
 TEST_TIMEOUT ?= 18m
 CMDS := actors api notifier auditor taskflow devkafka loadgen
 
-.PHONY: help run build dapr test test-unit lint bench fuzz clean
+.PHONY: help run build dapr test test-unit lint bench fuzz clean chromium
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,8 +41,13 @@ $(DAPR_CACHE)/%:
 	cd tools/dapr && $(GO) build -trimpath -tags stablecomponents -o $(DAPR_CACHE)/$*.tmp github.com/dapr/dapr/cmd/$*
 	mv $(DAPR_CACHE)/$*.tmp $@
 
-test: dapr lint ## Everything CI runs: unit, integration and end-to-end tests with -race.
+test: dapr lint chromium ## Everything CI runs: unit, integration, end-to-end and browser tests with -race.
 	$(GO) test $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
+
+chromium: ## Debian's Chromium for the browser tests (installed once per machine).
+	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)"; \
+	  (apt-get install -y chromium >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y chromium >/dev/null)) ; }
+	@command -v chromium >/dev/null || { echo "chromium is needed for the browser tests: apt-get install -y chromium"; exit 1; }
 
 test-unit: ## Only the fast tests that need no PostgreSQL or Dapr.
 	$(GO) test $(GOFLAGS_TEST) ./task ./auth ./actors
@@ -55,6 +60,7 @@ bench: dapr build ## Load tests on a stack of their own plus Go benchmarks; prin
 	./bin/loadgen -duration 20s -clients 32
 	./bin/loadgen -phases reminders -reminders 10000 -window 60s
 	./bin/loadgen -phases ticks -series 500 -duration 20s
+	./bin/loadgen -phases sse -duration 15s -streams 10000
 	$(GO) test -run '^$$' -bench . -benchmem ./task ./postgres ./recurrence
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.

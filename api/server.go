@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -25,6 +26,9 @@ import (
 
 //go:embed openapi.json
 var openAPI []byte
+
+//go:embed web/index.html
+var page []byte
 
 // Verifier checks bearer tokens.
 type Verifier interface {
@@ -48,6 +52,9 @@ type Deps struct {
 	Extra    map[string]http.Handler
 	Registry prometheus.Registerer
 	Now      func() time.Time
+	// DevTokenSecret, when set, enables POST /dev/token, which mints
+	// tokens for any user: only ever with the public development secret.
+	DevTokenSecret []byte
 }
 
 // New builds the Fiber app. It is safe for concurrent use once built.
@@ -100,6 +107,14 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 
 	for path, h := range deps.Extra {
 		app.Get(path, adaptor.HTTPHandler(h))
+	}
+	app.Get("/", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		c.Set("Content-Security-Policy", "default-src 'self'; connect-src *; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+		return c.Send(page)
+	})
+	if deps.DevTokenSecret != nil {
+		app.Post("/dev/token", devToken(deps.DevTokenSecret))
 	}
 	app.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
@@ -209,5 +224,22 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		c.Set(fiber.HeaderContentType, "application/problem+json")
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.Status(p.Status).JSON(p, "application/problem+json")
+	}
+}
+
+// devToken mints a development token: {"user": "alice"} -> {"token": "..."}.
+func devToken(secret []byte) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var body struct {
+			User string `json:"user"`
+		}
+		if err := json.Unmarshal(c.Body(), &body); err != nil || body.User == "" {
+			return badParam("user", "is required")
+		}
+		tok, err := auth.Mint(secret, body.User, auth.MintOptions{})
+		if err != nil {
+			return badParam("user", err.Error())
+		}
+		return c.JSON(fiber.Map{"token": tok})
 	}
 }

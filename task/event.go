@@ -111,13 +111,20 @@ func (e Event) MarshalCloudEvent() ([]byte, error) {
 
 // ParseCloudEvent decodes a structured CloudEvent carrying an Event.
 func ParseCloudEvent(b []byte) (Event, error) {
+	e, _, err := ParseCloudEventData(b)
+	return e, err
+}
+
+// ParseCloudEventData is ParseCloudEvent that also returns the event body
+// as it was encoded (the CloudEvent's data), for passing on unchanged.
+func ParseCloudEventData(b []byte) (Event, json.RawMessage, error) {
 	var ce CloudEvent
 	if err := json.Unmarshal(b, &ce); err != nil {
-		return Event{}, fmt.Errorf("decode cloudevent: %w", err)
+		return Event{}, nil, fmt.Errorf("decode cloudevent: %w", err)
 	}
 	var e Event
 	if err := json.Unmarshal(ce.Data, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event %s: %w", ce.ID, err)
+		return Event{}, nil, fmt.Errorf("decode event %s: %w", ce.ID, err)
 	}
-	return e, nil
+	return e, ce.Data, nil
 }

@@ -109,6 +109,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 			"/health/ready": platform.ReadyHandler(checks),
 			"/metrics":      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		},
+		DevTokenSecret: devSecret(cfg.Auth),
 	}, logger)
 	if err != nil {
 		return err
@@ -129,4 +130,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	return <-errc
+}
+
+// devSecret enables development token minting only while the API runs on
+// the public development secret (no JWT_SECRET and no JWKS_URL set).
+func devSecret(c auth.Config) []byte {
+	if c.JWKSURL == "" && string(c.Secret) == auth.DevSecret {
+		return c.Secret
+	}
+	return nil
 }

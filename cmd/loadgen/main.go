@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -59,6 +60,7 @@ type options struct {
 	series   int
 	reminds  int
 	window   time.Duration
+	streams  int
 }
 
 func main() {
@@ -74,6 +76,7 @@ func main() {
 	flag.IntVar(&o.series, "series", 200, "ticks phase: series that each recur every second")
 	flag.IntVar(&o.reminds, "reminders", 10000, "reminders phase: reminders to fire")
 	flag.DurationVar(&o.window, "window", time.Minute, "reminders phase: they fall due within this window")
+	flag.IntVar(&o.streams, "streams", 10000, "sse phase: concurrent streams to open on one notifier")
 	flag.StringVar(&o.gogc, "gogc", "", "GOGC for every process of the stack (default: Go's)")
 	flag.BoolVar(&o.pprof, "pprof", false, "serve pprof on 127.0.0.1:6061 (actors), :6062 (api), :6063 (notifier), :6064 (auditor)")
 	flag.Parse()
@@ -178,6 +181,11 @@ func run(ctx context.Context, o options) error {
 		})
 	}
 
+	if strings.Contains(o.phases, "sse") {
+		if err := sseBench(ctx, o, httpc, apiURL, stack.App("notifier").URL); err != nil {
+			return err
+		}
+	}
 	if strings.Contains(o.phases, "reminders") {
 		if err := reminders(ctx, o, httpc, apiURL, tokens, stack.KafkaBrokers()); err != nil {
 			return err
@@ -499,3 +507,203 @@ func reminders(ctx context.Context, o options, httpc *http.Client, apiURL string
 	}
 	return nil
 }
+
+// sseBench measures the notifier: the latency from the API's 201 to the
+// task.created event arriving on an SSE stream, at fixed event rates; then
+// how many concurrent streams one notifier holds and what each costs.
+func sseBench(ctx context.Context, o options, httpc *http.Client, apiURL, notifierURL string) error {
+	const users = 50
+	tokens := make([]string, users)
+	for i := range tokens {
+		tokens[i], _ = auth.Mint([]byte(auth.DevSecret), fmt.Sprintf("sse-user-%d", i), auth.MintOptions{TTL: time.Hour})
+	}
+	var mu sync.Mutex
+	arrived := map[string]time.Time{}
+	streamCtx, stopStreams := context.WithCancel(ctx)
+	defer stopStreams()
+	for _, tok := range tokens {
+		events, err := openSSE(streamCtx, notifierURL, tok)
+		if err != nil {
+			return err
+		}
+		go func() {
+			for data := range events {
+				var ev struct {
+					TaskID string `json:"task_id"`
+					Type   string `json:"event_type"`
+				}
+				if json.Unmarshal(data, &ev) == nil && ev.Type == "task.created" {
+					mu.Lock()
+					arrived[ev.TaskID] = time.Now()
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	create := func(i int) (string, time.Time, error) {
+		body, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("sse %d", i)})
+		req, _ := http.NewRequestWithContext(ctx, "POST", apiURL, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tokens[i%users])
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		defer resp.Body.Close()
+		var t struct {
+			ID string `json:"id"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&t); err != nil || resp.StatusCode != http.StatusCreated {
+			return "", time.Time{}, fmt.Errorf("create: status %d", resp.StatusCode)
+		}
+		return t.ID, time.Now(), nil
+	}
+	// Warm-up: the notifier's consumer group starts at the newest offset
+	// once it has joined; wait until events come through.
+	for deadline := time.Now().Add(time.Minute); ; {
+		id, _, err := create(0)
+		if err != nil {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+		mu.Lock()
+		_, ok := arrived[id]
+		mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("sse: no event reached a stream within a minute")
+		}
+	}
+	for _, rate := range []int{100, 1000} {
+		sent := map[string]time.Time{}
+		var smu sync.Mutex
+		jobs := make(chan int, rate)
+		var wg sync.WaitGroup
+		var failed, skipped atomic.Int64
+		for range 128 {
+			wg.Go(func() {
+				for i := range jobs {
+					id, at, err := create(i)
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					smu.Lock()
+					sent[id] = at
+					smu.Unlock()
+				}
+			})
+		}
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		end := time.Now().Add(o.duration)
+		for i := 0; time.Now().Before(end); i++ {
+			<-tick.C
+			select {
+			case jobs <- i:
+			default:
+				skipped.Add(1) // the stack is not keeping up with this rate
+			}
+		}
+		tick.Stop()
+		close(jobs)
+		wg.Wait()
+		var lat []time.Duration
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			lat = lat[:0]
+			mu.Lock()
+			for id, at := range sent {
+				if got, ok := arrived[id]; ok {
+					lat = append(lat, max(0, got.Sub(at)))
+				}
+			}
+			mu.Unlock()
+			if len(lat) == len(sent) {
+				break
+			}
+		}
+		slices.Sort(lat)
+		if len(lat) == 0 {
+			return errors.New("sse: no event arrived")
+		}
+		pct := func(p int) time.Duration { return lat[min(len(lat)-1, len(lat)*p/100)].Round(100 * time.Microsecond) }
+		fmt.Printf("| SSE delivery at %d events/s (API 201 -> event on the stream) | %d | %d | %.0f | %v | %v |\n",
+			rate, len(lat), len(sent)-len(lat)+int(failed.Load()), float64(len(sent))/o.duration.Seconds(), pct(50), pct(99))
+		if n := skipped.Load(); n > 0 {
+			fmt.Printf("  (%d of the scheduled creates could not be sent: the stack did not keep up with %d/s)\n", n, rate)
+		}
+	}
+	stopStreams()
+
+	// How many streams one notifier holds, and the memory of each.
+	metricsURL := notifierURL + "/metrics"
+	runtimeGC := func() float64 { return metric(metricsURL, "process_resident_memory_bytes") }
+	before := runtimeGC()
+	holdCtx, release := context.WithCancel(ctx)
+	defer release()
+	var opened atomic.Int64
+	var wg sync.WaitGroup
+	next := make(chan int, o.streams)
+	for i := range o.streams {
+		next <- i
+	}
+	close(next)
+	var openErr atomic.Value
+	for range 64 {
+		wg.Go(func() {
+			for i := range next {
+				tok, _ := auth.Mint([]byte(auth.DevSecret), fmt.Sprintf("hold-%d", i), auth.MintOptions{TTL: time.Hour})
+				if _, err := openSSE(holdCtx, notifierURL, tok); err != nil {
+					openErr.Store(err)
+					return
+				}
+				opened.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(2 * time.Second) // let the notifier settle before reading its memory
+	held := metric(metricsURL, "taskflow_notifier_streams")
+	after := runtimeGC()
+	fmt.Printf("| SSE streams held by one notifier | %d opened, %.0f held | | | resident memory %.0f MiB -> %.0f MiB: %.1f KiB per stream | |\n",
+		opened.Load(), held, before/(1<<20), after/(1<<20), (after-before)/1024/max(1, held))
+	if err, _ := openErr.Load().(error); err != nil {
+		fmt.Printf("  (opening stopped at %d: %v)\n", opened.Load(), err)
+	}
+	release()
+	return nil
+}
+
+// openSSE opens a stream and returns its events' data lines.
+func openSSE(ctx context.Context, base, token string) (<-chan []byte, error) {
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/notifications/stream?access_token="+token, nil)
+	resp, err := sseClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("stream: status %d", resp.StatusCode)
+	}
+	out := make(chan []byte, 64)
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 0, 4096), 1<<20)
+		for sc.Scan() {
+			if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				select {
+				case out <- []byte(line):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// sseClient keeps one connection per stream (streams never end on their own).
+var sseClient = &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: 100, DisableCompression: true}}

@@ -1,4 +1,5 @@
-// Command notifier delivers task events to users' browsers over Server-Sent Events.
+// Command notifier delivers task events to users' browsers over Server-Sent
+// Events.
 package main
 
 import (
@@ -10,13 +11,16 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/internal/subscribe"
 	"github.com/taskflow/taskflow/notifier"
@@ -25,22 +29,35 @@ import (
 )
 
 type config struct {
-	Port         int
-	DaprHTTPPort int
-	DatabaseURL  string
-	LogLevel     string
-	PprofAddr    string
-	PubSub       string
+	Port           int
+	DaprHTTPPort   int
+	DatabaseURL    string
+	LogLevel       string
+	PprofAddr      string
+	PubSub         string
+	AllowedOrigins []string
+	Auth           auth.Config
+	Notifier       notifier.Config
 }
 
 func loadConfig(env *platform.Env) (config, error) {
 	c := config{
-		Port:         env.Port("APP_PORT", 8081),
-		DaprHTTPPort: env.Port("DAPR_HTTP_PORT", 3502),
-		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
-		LogLevel:     env.String("LOG_LEVEL", "info"),
-		PprofAddr:    env.String("PPROF_ADDR", ""),
-		PubSub:       env.String("PUBSUB_NAME", "taskflow-pubsub"),
+		Port:           env.Port("APP_PORT", 8081),
+		DaprHTTPPort:   env.Port("DAPR_HTTP_PORT", 3502),
+		DatabaseURL:    env.String("DATABASE_URL", postgres.DefaultURL),
+		LogLevel:       env.String("LOG_LEVEL", "info"),
+		PprofAddr:      env.String("PPROF_ADDR", ""),
+		PubSub:         env.String("PUBSUB_NAME", "taskflow-pubsub-fanout"),
+		AllowedOrigins: strings.Fields(strings.ReplaceAll(env.String("NOTIFIER_ALLOWED_ORIGINS", "*"), ",", " ")),
+		Auth:           platform.AuthConfig(env),
+		Notifier: notifier.Config{
+			Heartbeat:         env.Duration("NOTIFIER_HEARTBEAT", 30*time.Second, 100*time.Millisecond),
+			MaxStreamsPerUser: env.Int("NOTIFIER_MAX_STREAMS_PER_USER", 3, 1, 1000),
+			Rate:              float64(env.Int("NOTIFIER_RATE", 10, 1, 10_000)),
+			QueueBound:        env.Int("NOTIFIER_QUEUE", 256, 1, 100_000),
+			WriteTimeout:      env.Duration("NOTIFIER_WRITE_TIMEOUT", 10*time.Second, 10*time.Millisecond),
+			Retention:         env.Duration("NOTIFIER_RETENTION", 24*time.Hour, time.Minute),
+		},
 	}
 	return c, env.Err()
 }
@@ -66,6 +83,11 @@ func main() {
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	platform.ServePprof(ctx, cfg.PprofAddr, logger)
+	verifier, err := auth.New(ctx, cfg.Auth, logger)
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
 	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, 8, logger)
 	if err != nil {
 		return err
@@ -73,7 +95,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	defer pool.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := notifier.New(reg, logger)
+	n, err := notifier.New(cfg.Notifier, postgres.NewNotifications(pool), verifier, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -86,7 +108,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		PubsubName: cfg.PubSub, Topic: task.Topic, Route: "/events/task-events", Metadata: subscribe.RawPayload,
 		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: 100, MaxAwaitMs: 20},
 	}))
-	mux.Handle("POST /events/task-events", subscribe.BulkHandler(subscribe.Each(svc.Handle), logger))
+	mux.Handle("POST /events/task-events", subscribe.BulkHandler(n.Handle, logger))
+	mux.Handle("GET /api/v1/notifications/stream", cors(cfg.AllowedOrigins, n))
+	mux.Handle("OPTIONS /api/v1/notifications/stream", cors(cfg.AllowedOrigins, http.NotFoundHandler()))
+	mux.Handle("POST /api/v1/notifications/session", n.SessionHandler())
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
@@ -94,5 +119,37 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	logger.InfoContext(ctx, "notifier listening", "port", cfg.Port)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return platform.ServeHTTP(ctx, srv, ln, 20*time.Second)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { n.Purge(gctx, 10*time.Minute); return nil })
+	g.Go(func() error {
+		<-gctx.Done()
+		// Streams end first, each with a "shutdown" event, then the server.
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return n.Shutdown(sctx)
+	})
+	g.Go(func() error { return platform.ServeHTTP(gctx, srv, ln, 20*time.Second) })
+	return g.Wait()
+}
+
+// cors lets pages from allowed origins open the stream (EventSource with
+// the token in access_token: no credentials, so "*" is safe).
+func cors(origins []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			for _, o := range origins {
+				if o == "*" || o == origin {
+					w.Header().Set("Access-Control-Allow-Origin", o)
+					w.Header().Set("Access-Control-Allow-Headers", "Authorization, Last-Event-ID")
+					w.Header().Set("Vary", "Origin")
+					break
+				}
+			}
+		}
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -80,9 +80,17 @@ func EventHandler(fn EventFunc, logger *slog.Logger) http.Handler {
 	})
 }
 
+// Message is one task event as delivered: decoded, with its body (the
+// CloudEvent's data) and the whole CloudEvent as they were encoded.
+type Message struct {
+	Event      task.Event
+	Data       json.RawMessage
+	CloudEvent json.RawMessage
+}
+
 // BatchFunc handles a batch of task events and returns one status per
 // event, in order.
-type BatchFunc func(ctx context.Context, evs []task.Event) []Status
+type BatchFunc func(ctx context.Context, msgs []Message) []Status
 
 type bulkRequest struct {
 	Entries []struct {
@@ -108,20 +116,20 @@ func BulkHandler(fn BatchFunc, logger *slog.Logger) http.Handler {
 			return
 		}
 		statuses := make([]bulkStatus, len(req.Entries))
-		evs := make([]task.Event, 0, len(req.Entries))
+		msgs := make([]Message, 0, len(req.Entries))
 		idx := make([]int, 0, len(req.Entries))
 		for i, e := range req.Entries {
 			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: Drop}
-			ev, err := parseEntry(e.Event)
+			m, err := parseEntry(e.Event)
 			if err != nil {
 				logger.WarnContext(r.Context(), "dropping an undecodable message", "entry_id", e.EntryID, "error", err)
 				continue
 			}
-			evs = append(evs, ev)
+			msgs = append(msgs, m)
 			idx = append(idx, i)
 		}
-		if len(evs) > 0 {
-			for j, st := range fn(r.Context(), evs) {
+		if len(msgs) > 0 {
+			for j, st := range fn(r.Context(), msgs) {
 				statuses[idx[j]].Status = st
 			}
 		}
@@ -132,10 +140,10 @@ func BulkHandler(fn BatchFunc, logger *slog.Logger) http.Handler {
 
 // Each adapts a per-event function to a BatchFunc.
 func Each(fn EventFunc) BatchFunc {
-	return func(ctx context.Context, evs []task.Event) []Status {
-		out := make([]Status, len(evs))
-		for i, ev := range evs {
-			out[i] = fn(ctx, ev)
+	return func(ctx context.Context, msgs []Message) []Status {
+		out := make([]Status, len(msgs))
+		for i, m := range msgs {
+			out[i] = fn(ctx, m.Event)
 		}
 		return out
 	}
@@ -143,17 +151,18 @@ func Each(fn EventFunc) BatchFunc {
 
 // parseEntry decodes a bulk entry's event: a JSON object, or (raw payload
 // subscriptions) a JSON string holding the message bytes in base64.
-func parseEntry(raw json.RawMessage) (task.Event, error) {
+func parseEntry(raw json.RawMessage) (Message, error) {
 	if len(raw) > 0 && raw[0] == '"' {
 		var b64 string
 		if err := json.Unmarshal(raw, &b64); err != nil {
-			return task.Event{}, err
+			return Message{}, err
 		}
 		b, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil {
-			return task.Event{}, fmt.Errorf("decode raw payload: %w", err)
+			return Message{}, fmt.Errorf("decode raw payload: %w", err)
 		}
 		raw = b
 	}
-	return task.ParseCloudEvent(raw)
+	ev, data, err := task.ParseCloudEventData(raw)
+	return Message{Event: ev, Data: data, CloudEvent: raw}, err
 }

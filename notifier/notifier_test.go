@@ -1,0 +1,429 @@
+package notifier
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/internal/subscribe"
+	"github.com/taskflow/taskflow/postgres"
+	"github.com/taskflow/taskflow/task"
+)
+
+// memStore keeps notifications in order of arrival.
+type memStore struct {
+	mu    sync.Mutex
+	notes []postgres.Notification
+	fail  bool
+}
+
+func (m *memStore) Save(_ context.Context, batch []postgres.Notification) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errors.New("database down")
+	}
+	for _, nt := range batch {
+		if !slices.ContainsFunc(m.notes, func(o postgres.Notification) bool { return o.EventID == nt.EventID }) {
+			m.notes = append(m.notes, nt)
+		}
+	}
+	return nil
+}
+
+func (m *memStore) After(_ context.Context, user string, last uuid.UUID, _ time.Duration, limit int) ([]postgres.Notification, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.IndexFunc(m.notes, func(n postgres.Notification) bool { return n.EventID == last && n.UserID == user })
+	if i < 0 {
+		return nil, postgres.ErrUnknownEvent
+	}
+	var out []postgres.Notification
+	for _, n := range m.notes[i+1:] {
+		if n.UserID == user && len(out) <= limit {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) Purge(context.Context, time.Time) (int64, error) { return 0, nil }
+
+// tokens are user ids; "bad" is refused.
+type fakeVerifier struct{}
+
+func (fakeVerifier) Verify(_ context.Context, raw string) (auth.Claims, error) {
+	if raw == "bad" {
+		return auth.Claims{}, fmt.Errorf("%w: token expired", auth.ErrInvalidToken)
+	}
+	return auth.Claims{UserID: raw, ExpiresAt: time.Now().Add(time.Hour)}, nil
+}
+
+func newNotifier(t testing.TB, cfg Config) (*Notifier, *memStore) {
+	t.Helper()
+	store := &memStore{}
+	n, err := New(cfg, store, fakeVerifier{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, store
+}
+
+func msg(user string, typ task.EventType, title string) subscribe.Message {
+	id := uuid.Must(uuid.NewV7())
+	return subscribe.Message{
+		Event: task.Event{EventID: id, EventType: typ, TaskID: uuid.New(), UserID: user, OccurredAt: time.Now()},
+		Data:  []byte(fmt.Sprintf(`{"event_id":%q,"title":%q}`, id, title)),
+	}
+}
+
+type sse struct {
+	id, event, data, retry string
+}
+
+// client reads SSE events from one stream.
+type client struct {
+	resp   *http.Response
+	events chan sse
+}
+
+func connect(t *testing.T, srv *httptest.Server, user string, headers ...string) (*client, *http.Response) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/notifications/stream", nil)
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+user)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		return nil, resp
+	}
+	c := &client{resp: resp, events: make(chan sse, 100)}
+	go func() {
+		defer close(c.events)
+		sc := bufio.NewScanner(resp.Body)
+		var ev sse
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev != (sse{}) {
+					c.events <- ev
+				}
+				ev = sse{}
+			case strings.HasPrefix(line, ":"):
+				c.events <- sse{event: "comment"}
+			default:
+				k, v, _ := strings.Cut(line, ": ")
+				switch k {
+				case "id":
+					ev.id = v
+				case "event":
+					ev.event = v
+				case "data":
+					ev.data = v
+				case "retry":
+					ev.retry = v
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { resp.Body.Close() })
+	return c, resp
+}
+
+func (c *client) next(t *testing.T) sse {
+	t.Helper()
+	select {
+	case ev, ok := <-c.events:
+		if !ok {
+			t.Fatal("stream ended")
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+	}
+	return sse{}
+}
+
+func server(t *testing.T, n *Notifier) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(n)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+		srv.Close()
+	})
+	return srv
+}
+
+func TestStreamDeliversOnlyTheUsersEvents(t *testing.T) {
+	t.Parallel()
+	n, _ := newNotifier(t, Config{})
+	srv := server(t, n)
+	alice, resp := connect(t, srv, "alice")
+	bob, _ := connect(t, srv, "bob")
+	for k, v := range map[string]string{"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"} {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if !strings.Contains(resp.Header.Get("Cache-Control"), "no-store") {
+		t.Errorf("Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+	if ev := alice.next(t); ev.retry != "3000" {
+		t.Fatalf("first line %+v, want a retry hint", ev)
+	}
+	bob.next(t)
+	m1, m2 := msg("alice", task.EventCreated, "alice's"), msg("bob", task.EventUpdated, "bob's")
+	if st := n.Handle(context.Background(), []subscribe.Message{m1, m2}); !slices.Equal(st, []subscribe.Status{subscribe.Success, subscribe.Success}) {
+		t.Fatalf("statuses %v", st)
+	}
+	if ev := alice.next(t); ev.id != m1.Event.EventID.String() || ev.event != "task.created" || ev.data != string(m1.Data) {
+		t.Fatalf("alice got %+v", ev)
+	}
+	// Bob's first event is his own: alice's never reached him.
+	if ev := bob.next(t); ev.id != m2.Event.EventID.String() {
+		t.Fatalf("bob got %+v", ev)
+	}
+}
+
+func TestStreamAuthAndLimits(t *testing.T) {
+	t.Parallel()
+	n, _ := newNotifier(t, Config{MaxStreamsPerUser: 3})
+	srv := server(t, n)
+	if _, resp := connect(t, srv, ""); resp.StatusCode != 401 {
+		t.Fatalf("no token: %d", resp.StatusCode)
+	}
+	if _, resp := connect(t, srv, "bad"); resp.StatusCode != 401 {
+		t.Fatalf("bad token: %d", resp.StatusCode)
+	}
+	if _, resp := connect(t, srv, "carol", "Last-Event-ID", "not-an-id"); resp.StatusCode != 400 {
+		t.Fatalf("bad Last-Event-ID: %d", resp.StatusCode)
+	}
+	for range 3 {
+		if c, resp := connect(t, srv, "carol"); c == nil {
+			t.Fatalf("stream refused: %d", resp.StatusCode)
+		}
+	}
+	_, resp := connect(t, srv, "carol")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 429 || !strings.Contains(string(body), "3 notification streams open") ||
+		resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("4th stream: %d %s", resp.StatusCode, body)
+	}
+	// Tokens also come from the query string (EventSource cannot set headers).
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/notifications/stream?access_token=dave", nil)
+	r, err := srv.Client().Do(req)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("query token: %v %v", r, err)
+	}
+	r.Body.Close()
+}
+
+func TestStreamResumesAfterLastEventID(t *testing.T) {
+	t.Parallel()
+	n, store := newNotifier(t, Config{})
+	srv := server(t, n)
+	var sent []subscribe.Message
+	for i := range 5 {
+		sent = append(sent, msg("erin", task.EventUpdated, fmt.Sprint(i)), msg("frank", task.EventUpdated, fmt.Sprint(i)))
+	}
+	n.Handle(context.Background(), sent)
+	c, _ := connect(t, srv, "erin", "Last-Event-ID", sent[4].Event.EventID.String())
+	c.next(t) // retry hint
+	for _, want := range []int{6, 8} {
+		if ev := c.next(t); ev.id != sent[want].Event.EventID.String() {
+			t.Fatalf("replayed %+v, want %s", ev, sent[want].Event.EventID)
+		}
+	}
+	live := msg("erin", task.EventCompleted, "live")
+	n.Handle(context.Background(), []subscribe.Message{live, sent[8]}) // a redelivery is not repeated
+	if ev := c.next(t); ev.id != live.Event.EventID.String() {
+		t.Fatalf("live %+v", ev)
+	}
+	// An id that cannot be replayed (unknown, purged) asks for a resync.
+	old, _ := connect(t, srv, "erin", "Last-Event-ID", uuid.NewString())
+	old.next(t)
+	if ev := old.next(t); ev.event != "resync" {
+		t.Fatalf("unknown id: %+v", ev)
+	}
+	store.mu.Lock()
+	n0 := len(store.notes)
+	store.mu.Unlock()
+	if n0 != 11 {
+		t.Fatalf("stored %d notifications", n0)
+	}
+}
+
+func TestStoreFailureRedelivers(t *testing.T) {
+	t.Parallel()
+	n, store := newNotifier(t, Config{})
+	store.fail = true
+	if st := n.Handle(context.Background(), []subscribe.Message{msg("u", task.EventCreated, "x")}); st[0] != subscribe.Retry {
+		t.Fatalf("status %v, want RETRY", st)
+	}
+}
+
+func TestShutdownEndsStreamsWithAFinalEvent(t *testing.T) {
+	t.Parallel()
+	n, _ := newNotifier(t, Config{})
+	srv := httptest.NewServer(n)
+	defer srv.Close()
+	c, _ := connect(t, srv, "gina")
+	c.next(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n.Shutdown(ctx) }()
+	if ev := c.next(t); ev.event != "shutdown" || ev.retry != "250" {
+		t.Fatalf("final event %+v", ev)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, resp := connect(t, srv, "gina"); resp.StatusCode != 503 {
+		t.Fatalf("after shutdown: %d", resp.StatusCode)
+	}
+}
+
+// A stalled client neither blocks the fan-out nor delays other streams.
+func TestSlowClientDelaysNoOne(t *testing.T) {
+	t.Parallel()
+	n, _ := newNotifier(t, Config{QueueBound: 8, Rate: 1000})
+	srv := server(t, n)
+	// The stalled client never reads its socket.
+	stalled, err := http.NewRequest("GET", srv.URL+"/api/v1/notifications/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled.Header.Set("Authorization", "Bearer hank")
+	resp, err := srv.Client().Do(stalled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ok, _ := connect(t, srv, "ivy")
+	ok.next(t)
+	big := strings.Repeat("x", 32<<10)
+	for i := range 200 {
+		done := make(chan struct{})
+		go func() {
+			m := msg("hank", task.EventUpdated, big)
+			n.Handle(context.Background(), []subscribe.Message{m})
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("fan-out blocked on a slow client at event %d", i)
+		}
+	}
+	m := msg("ivy", task.EventCreated, "prompt")
+	n.Handle(context.Background(), []subscribe.Message{m})
+	if ev := ok.next(t); ev.id != m.Event.EventID.String() {
+		t.Fatalf("ivy got %+v", ev)
+	}
+}
+
+// recorder is a stream's wire, inside a synctest bubble.
+type recorder struct {
+	mu    sync.Mutex
+	lines []string
+	at    []time.Time
+}
+
+func (r *recorder) write(parts ...string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, strings.Join(parts, ""))
+	r.at = append(r.at, time.Now())
+	return nil
+}
+
+func (r *recorder) count(prefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, l := range r.lines {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestHeartbeatRateAndBacklog(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		n, _ := newNotifier(t, Config{Heartbeat: 30 * time.Second, Rate: 10, QueueBound: 50})
+		s := newStream("jo", n.cfg.QueueBound)
+		if err := n.register(s); err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { n.serve(ctx, s, rec.write); n.unregister(s) }()
+
+		// Idle: one heartbeat every 30 s.
+		time.Sleep(95 * time.Second)
+		synctest.Wait()
+		if got := rec.count(": heartbeat"); got != 3 {
+			t.Fatalf("%d heartbeats in 95s, want 3", got)
+		}
+		// A burst of 40 is delayed, not dropped: 10 per second.
+		var burst []subscribe.Message
+		for i := range 40 {
+			burst = append(burst, msg("jo", task.EventUpdated, fmt.Sprint(i)))
+		}
+		start := time.Now()
+		n.Handle(context.Background(), burst)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := rec.count("id: "); got < 10 || got > 21 {
+			t.Fatalf("%d delivered within 1s, want about 10-20 (rate 10/s, burst 10)", got)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := rec.count("id: "); got != 40 {
+			t.Fatalf("%d of the burst delivered after %v", got, time.Since(start))
+		}
+		// A backlog beyond the bound collapses into one resync, never silently lost.
+		var flood []subscribe.Message
+		for i := range 120 {
+			flood = append(flood, msg("jo", task.EventUpdated, fmt.Sprint(i)))
+		}
+		n.Handle(context.Background(), flood)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if got := rec.count("event: resync"); got != 1 {
+			t.Fatalf("%d resyncs, want 1", got)
+		}
+		if got := rec.count("id: "); got >= 40+120 {
+			t.Fatalf("all %d flood events delivered despite the bound", got)
+		}
+		cancel()
+		synctest.Wait()
+	})
+}

@@ -1,0 +1,333 @@
+package notifier
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/postgres"
+)
+
+// CookieName is the HttpOnly cookie a stream may authenticate with (see
+// SessionHandler).
+const CookieName = "taskflow_token"
+
+// seenLimit is how many recent event ids a stream remembers to drop
+// repeats (replay overlapping live events, redeliveries).
+const seenLimit = 1024
+
+// stream is one open SSE connection. The hub pushes into its queue under
+// the Notifier's lock; only the stream's own goroutine writes to the wire.
+type stream struct {
+	user string
+	wake chan struct{} // capacity 1: "the queue changed"
+
+	mu     sync.Mutex
+	queue  []postgres.Notification
+	bound  int
+	resync bool // the backlog overflowed: send one resync before what follows
+	seen   map[uuid.UUID]struct{}
+	order  []uuid.UUID
+}
+
+func newStream(user string, bound int) *stream {
+	return &stream{user: user, wake: make(chan struct{}, 1), bound: bound, seen: map[uuid.UUID]struct{}{}}
+}
+
+// push queues nt unless the stream already had it; it reports whether the
+// backlog overflowed (and collapsed into a resync). It never blocks.
+func (s *stream) push(nt postgres.Notification) (overflow bool) {
+	s.mu.Lock()
+	if s.remember(nt.EventID) {
+		if len(s.queue) >= s.bound {
+			s.queue, s.resync, overflow = s.queue[:0], true, true
+		}
+		s.queue = append(s.queue, nt)
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return overflow
+}
+
+// remember records id and reports whether it is new.
+func (s *stream) remember(id uuid.UUID) bool {
+	if _, ok := s.seen[id]; ok {
+		return false
+	}
+	s.seen[id] = struct{}{}
+	s.order = append(s.order, id)
+	if len(s.order) > seenLimit {
+		delete(s.seen, s.order[0])
+		s.order = s.order[1:]
+	}
+	return true
+}
+
+// next pops what to send: a resync first if the backlog overflowed.
+func (s *stream) next() (nt postgres.Notification, resync, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resync {
+		s.resync = false
+		return postgres.Notification{}, true, true
+	}
+	if len(s.queue) == 0 {
+		return postgres.Notification{}, false, false
+	}
+	nt, s.queue = s.queue[0], s.queue[1:]
+	return nt, false, true
+}
+
+func (s *stream) markResync() {
+	s.mu.Lock()
+	s.resync, s.queue = true, s.queue[:0]
+	s.mu.Unlock()
+}
+
+// token finds the caller's JWT: Authorization header, then the cookie,
+// then the access_token query parameter (browsers' EventSource cannot set
+// headers). The query parameter is never logged.
+func token(r *http.Request) (string, bool) {
+	if tok, ok := auth.BearerToken(r.Header.Get("Authorization")); ok {
+		return tok, true
+	}
+	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+		return c.Value, true
+	}
+	if tok := r.URL.Query().Get("access_token"); tok != "" {
+		return tok, true
+	}
+	return "", false
+}
+
+// problem writes an RFC 9457 problem document (streams fail before any
+// event is written, so this is a plain JSON answer).
+func problem(w http.ResponseWriter, status int, slug, title, detail, field string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	body := map[string]any{"type": "https://taskflow.dev/problems/" + slug, "title": title, "status": status, "detail": detail}
+	if field != "" {
+		body["errors"] = []map[string]string{{"field": field, "message": detail}}
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// ServeHTTP serves GET /api/v1/notifications/stream.
+func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, ok := token(r)
+	if !ok {
+		n.m.rejected.WithLabelValues("auth").Inc()
+		w.Header().Set("WWW-Authenticate", `Bearer realm="taskflow"`)
+		problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized",
+			"send Authorization: Bearer <token>, the "+CookieName+" cookie, or ?access_token=", "Authorization")
+		return
+	}
+	claims, err := n.verifier.Verify(r.Context(), raw)
+	if err != nil {
+		n.m.rejected.WithLabelValues("auth").Inc()
+		w.Header().Set("WWW-Authenticate", `Bearer realm="taskflow", error="invalid_token"`)
+		problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized", err.Error(), "Authorization")
+		return
+	}
+	var last *uuid.UUID
+	if v := firstNonEmpty(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("last_event_id")); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			problem(w, http.StatusBadRequest, "invalid-parameter", "Invalid request parameter",
+				"Last-Event-ID must be an event id from this stream", "Last-Event-ID")
+			return
+		}
+		last = &id
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		problem(w, http.StatusInternalServerError, "internal", "Internal server error", "streaming unsupported", "")
+		return
+	}
+	s := newStream(claims.UserID, n.cfg.QueueBound)
+	switch err := n.register(s); {
+	case errors.Is(err, ErrTooManyStreams):
+		n.m.rejected.WithLabelValues("limit").Inc()
+		w.Header().Set("Retry-After", "5")
+		problem(w, http.StatusTooManyRequests, "too-many-streams", "Too many streams",
+			fmt.Sprintf("you already have %d notification streams open; close one (another tab or device) first", n.cfg.MaxStreamsPerUser), "")
+		return
+	case errors.Is(err, ErrShuttingDown):
+		w.Header().Set("Retry-After", "1")
+		problem(w, http.StatusServiceUnavailable, "unavailable", "Service unavailable", "this instance is shutting down; reconnect", "")
+		return
+	}
+	defer n.unregister(s)
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-store, no-transform")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	out := bufio.NewWriterSize(w, 4096)
+	rc := http.NewResponseController(w)
+	write := func(parts ...string) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(n.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		for _, p := range parts {
+			if _, err := out.WriteString(p); err != nil {
+				return err
+			}
+		}
+		if err := out.Flush(); err != nil {
+			return err
+		}
+		flusher.Flush()
+		return nil
+	}
+	if err := write("retry: ", strconv.FormatInt(n.cfg.RetryHint.Milliseconds(), 10), "\n\n"); err != nil {
+		return
+	}
+	if last != nil {
+		n.replay(r.Context(), s, *last)
+	}
+	n.serve(r.Context(), s, write)
+}
+
+// replay queues what the user missed after last, ahead of live events
+// (which the stream already receives). A resync tells the browser to
+// refetch when last is unknown (too old) or too much was missed.
+func (n *Notifier) replay(ctx context.Context, s *stream, last uuid.UUID) {
+	notes, err := n.store.After(ctx, s.user, last, n.cfg.ReplayMargin, n.cfg.ReplayLimit)
+	if err != nil || len(notes) > n.cfg.ReplayLimit {
+		if err != nil && !errors.Is(err, postgres.ErrUnknownEvent) {
+			n.log.WarnContext(ctx, "replay failed; asking the client to resync", "error", err)
+		}
+		s.markResync()
+		return
+	}
+	// Ahead of the live events queued meanwhile, under one lock so that no
+	// live event slips in between; repeats of live events are skipped.
+	s.mu.Lock()
+	missed := make([]postgres.Notification, 0, len(notes))
+	for _, nt := range notes {
+		if s.remember(nt.EventID) {
+			missed = append(missed, nt)
+		}
+	}
+	s.queue = append(missed, s.queue...)
+	if len(s.queue) > s.bound {
+		s.queue, s.resync = s.queue[:0], true
+		n.m.dropped.WithLabelValues("backlog").Inc()
+	}
+	s.mu.Unlock()
+	n.m.replayed.Add(float64(len(missed)))
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// serve writes the stream until the client goes, the notifier shuts down,
+// or a write fails (a client too slow to take it is dropped).
+func (n *Notifier) serve(ctx context.Context, s *stream, write func(...string) error) {
+	lim := rate.NewLimiter(rate.Limit(n.cfg.Rate), max(1, int(n.cfg.Rate)))
+	heartbeat := time.NewTicker(n.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	throttle := time.NewTimer(0)
+	defer throttle.Stop()
+	<-throttle.C
+	for {
+		// Send what is queued, as fast as the rate allows.
+		for {
+			r := lim.Reserve()
+			if d := r.Delay(); d > 0 {
+				r.Cancel()
+				s.mu.Lock()
+				pending := len(s.queue) > 0 || s.resync
+				s.mu.Unlock()
+				if pending {
+					throttle.Reset(d)
+				}
+				break
+			}
+			nt, resync, ok := s.next()
+			if !ok {
+				r.Cancel()
+				break
+			}
+			var err error
+			if resync {
+				err = write("event: resync\ndata: {\"reason\":\"backlog\"}\n\n")
+				n.m.delivered.WithLabelValues("resync").Inc()
+			} else {
+				err = write("id: ", nt.EventID.String(), "\nevent: ", nt.Type, "\ndata: ", string(nt.Data), "\n\n")
+				n.m.delivered.WithLabelValues(nt.Type).Inc()
+			}
+			if err != nil {
+				n.m.dropped.WithLabelValues("slow").Inc()
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.shutdown:
+			// Reconnect at once: another instance takes the stream, and
+			// Last-Event-ID resumes it there.
+			_ = write("event: shutdown\ndata: {\"reconnect\":true}\nretry: 250\n\n")
+			return
+		case <-heartbeat.C:
+			if err := write(": heartbeat\n\n"); err != nil {
+				n.m.dropped.WithLabelValues("slow").Inc()
+				return
+			}
+		case <-s.wake:
+		case <-throttle.C:
+		}
+	}
+}
+
+// SessionHandler answers POST /api/v1/notifications/session: it puts the
+// bearer token into an HttpOnly cookie scoped to the notification paths,
+// so that a same-origin page can open the stream without exposing the
+// token to scripts or URLs.
+func (n *Notifier) SessionHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := auth.BearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized", "send Authorization: Bearer <token>", "Authorization")
+			return
+		}
+		claims, err := n.verifier.Verify(r.Context(), raw)
+		if err != nil {
+			problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized", err.Error(), "Authorization")
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: raw, Path: "/api/v1/notifications", Expires: claims.ExpiresAt,
+			HttpOnly: true, Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
+			SameSite: http.SameSiteStrictMode})
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
