@@ -83,6 +83,7 @@ func EventHandler(fn EventFunc, logger *slog.Logger) http.Handler {
 // Message is one task event as delivered: decoded, with its body (the
 // CloudEvent's data) and the whole CloudEvent as they were encoded.
 type Message struct {
+	EntryID    string // the bulk entry's id (bulk deliveries only)
 	Event      task.Event
 	Data       json.RawMessage
 	CloudEvent json.RawMessage
@@ -104,10 +105,30 @@ type bulkStatus struct {
 	Status  Status `json:"status"`
 }
 
+// UndecodableFunc decides what becomes of a delivered message that is not
+// a task event; raw is the message as delivered (base64 decoded).
+type UndecodableFunc func(ctx context.Context, entryID string, raw []byte, err error) Status
+
+// BulkOption adjusts a BulkHandler.
+type BulkOption func(*bulkOptions)
+
+type bulkOptions struct{ undecodable UndecodableFunc }
+
+// OnUndecodable hands entries that are not task events to fn (instead of
+// dropping them).
+func OnUndecodable(fn UndecodableFunc) BulkOption {
+	return func(o *bulkOptions) { o.undecodable = fn }
+}
+
 // BulkHandler serves a bulk subscription's route: it decodes every entry,
 // calls fn once for the decodable ones and answers a status per entry.
-// An entry that is not a task event is dropped (and logged).
-func BulkHandler(fn BatchFunc, logger *slog.Logger) http.Handler {
+// An entry that is not a task event is dropped (and logged), unless
+// OnUndecodable says otherwise.
+func BulkHandler(fn BatchFunc, logger *slog.Logger, opts ...BulkOption) http.Handler {
+	var o bulkOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req bulkRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&req); err != nil {
@@ -122,9 +143,14 @@ func BulkHandler(fn BatchFunc, logger *slog.Logger) http.Handler {
 			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: Drop}
 			m, err := parseEntry(e.Event)
 			if err != nil {
-				logger.WarnContext(r.Context(), "dropping an undecodable message", "entry_id", e.EntryID, "error", err)
+				if o.undecodable != nil {
+					statuses[i].Status = o.undecodable(r.Context(), e.EntryID, m.CloudEvent, err)
+				} else {
+					logger.WarnContext(r.Context(), "dropping an undecodable message", "entry_id", e.EntryID, "error", err)
+				}
 				continue
 			}
+			m.EntryID = e.EntryID
 			msgs = append(msgs, m)
 			idx = append(idx, i)
 		}
@@ -151,15 +177,16 @@ func Each(fn EventFunc) BatchFunc {
 
 // parseEntry decodes a bulk entry's event: a JSON object, or (raw payload
 // subscriptions) a JSON string holding the message bytes in base64.
+// On error the Message holds the entry as far as it could be decoded.
 func parseEntry(raw json.RawMessage) (Message, error) {
 	if len(raw) > 0 && raw[0] == '"' {
 		var b64 string
 		if err := json.Unmarshal(raw, &b64); err != nil {
-			return Message{}, err
+			return Message{CloudEvent: raw}, err
 		}
 		b, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil {
-			return Message{}, fmt.Errorf("decode raw payload: %w", err)
+			return Message{CloudEvent: raw}, fmt.Errorf("decode raw payload: %w", err)
 		}
 		raw = b
 	}
