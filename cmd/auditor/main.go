@@ -16,8 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/taskflow/taskflow/auditor"
+	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/internal/subscribe"
 	"github.com/taskflow/taskflow/postgres"
@@ -25,12 +27,16 @@ import (
 )
 
 type config struct {
-	Port         int
-	DaprHTTPPort int
-	DatabaseURL  string
-	LogLevel     string
-	PprofAddr    string
-	PubSub       string
+	Port            int
+	DaprHTTPPort    int
+	DatabaseURL     string
+	LogLevel        string
+	PprofAddr       string
+	PubSub          string
+	Auth            auth.Config
+	Auditor         auditor.Config
+	WriterRole      string
+	PartitionMonths int
 }
 
 func loadConfig(env *platform.Env) (config, error) {
@@ -41,6 +47,14 @@ func loadConfig(env *platform.Env) (config, error) {
 		LogLevel:     env.String("LOG_LEVEL", "info"),
 		PprofAddr:    env.String("PPROF_ADDR", ""),
 		PubSub:       env.String("PUBSUB_NAME", "taskflow-pubsub"),
+		Auth:         platform.AuthConfig(env),
+		Auditor: auditor.Config{
+			BatchSize:    env.Int("AUDIT_BATCH_SIZE", auditor.DefaultConfig.BatchSize, 1, 1000),
+			BatchWait:    env.Duration("AUDIT_BATCH_WAIT", auditor.DefaultConfig.BatchWait, time.Millisecond),
+			WriteTimeout: auditor.DefaultConfig.WriteTimeout,
+		},
+		WriterRole:      env.String("AUDIT_DB_ROLE", postgres.AuditWriterRole),
+		PartitionMonths: env.Int("AUDIT_PARTITION_MONTHS", 3, 2, 36),
 	}
 	return c, env.Err()
 }
@@ -66,14 +80,28 @@ func main() {
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	platform.ServePprof(ctx, cfg.PprofAddr, logger)
+	verifier, err := auth.New(ctx, cfg.Auth, logger)
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
 	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, 8, logger)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	store := postgres.NewAudit(pool)
+	if cfg.WriterRole != "" {
+		if err := store.WriteAs(ctx, cfg.WriterRole); err != nil {
+			// A managed database may not let the migration create the role;
+			// then the database user itself should hold only SELECT and
+			// INSERT on task_events (the triggers refuse the rest anyway).
+			logger.WarnContext(ctx, "appending to the audit log as the database user itself", "role", cfg.WriterRole, "error", err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := auditor.New(reg, logger)
+	aud, err := auditor.New(cfg.Auditor, store, auditor.NewDaprDeadLetters(cfg.DaprHTTPPort, cfg.PubSub), reg, logger)
 	if err != nil {
 		return err
 	}
@@ -84,15 +112,54 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /dapr/subscribe", subscribe.ListHandler(subscribe.Subscription{
 		PubsubName: cfg.PubSub, Topic: task.Topic, Route: "/events/task-events", Metadata: subscribe.RawPayload,
-		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: 100, MaxAwaitMs: 1000},
+		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: cfg.Auditor.BatchSize,
+			MaxAwaitMs: max(1, int(cfg.Auditor.BatchWait/time.Millisecond))},
 	}))
-	mux.Handle("POST /events/task-events", subscribe.BulkHandler(subscribe.Each(svc.Handle), logger))
+	mux.Handle("POST /events/task-events", subscribe.BulkHandler(aud.Handle, logger, subscribe.OnUndecodable(aud.Undecodable)))
+	mux.Handle("/api/v1/audit/", auditor.QueryHandler(store, verifier, logger))
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return err
 	}
-	logger.InfoContext(ctx, "auditor listening", "port", cfg.Port)
+	logger.InfoContext(ctx, "auditor listening", "port", cfg.Port,
+		"batch_size", cfg.Auditor.BatchSize, "batch_wait", cfg.Auditor.BatchWait.String())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return platform.ServeHTTP(ctx, srv, ln, 20*time.Second)
+	g, gctx := errgroup.WithContext(ctx)
+	// The writer outlives the server: deliveries in flight at shutdown are
+	// written and answered while it drains, then Close flushes the last
+	// batch and Run returns.
+	g.Go(func() error { aud.Run(context.WithoutCancel(gctx)); return nil })
+	g.Go(func() error { keepPartitions(gctx, store, cfg.PartitionMonths, logger); return nil })
+	g.Go(func() error {
+		defer aud.Close()
+		return platform.ServeHTTP(gctx, srv, ln, 20*time.Second)
+	})
+	return g.Wait()
+}
+
+// keepPartitions creates the audit log's monthly partitions for this month
+// and the next ones, at start and then daily (so a month's partition
+// exists weeks before its first event).
+func keepPartitions(ctx context.Context, store *postgres.Audit, months int, logger *slog.Logger) {
+	for {
+		n, err := store.EnsurePartitions(ctx, time.Now(), months)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			// Nothing is lost meanwhile: events without a partition land in
+			// the default one and move when their month's partition comes.
+			logger.ErrorContext(ctx, "cannot create the audit log's partitions; retrying in a minute", "error", err)
+		case n > 0:
+			logger.InfoContext(ctx, "created audit log partitions", "count", n, "months_ahead", months)
+		}
+		wait := 24 * time.Hour
+		if err != nil {
+			wait = time.Minute
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }

@@ -1,0 +1,96 @@
+package auditor
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/taskflow/taskflow/task"
+)
+
+// DeadLetterTopic receives the task events the audit log can never hold.
+const DeadLetterTopic = "task-events-dlq"
+
+// DeadLetter is the body of a dead-letter message: why, and the message
+// as it was delivered (JSON as is, anything else in base64).
+type DeadLetter struct {
+	Reason        string          `json:"reason"`
+	Subscriber    string          `json:"subscriber"`
+	Topic         string          `json:"topic"`
+	EntryID       string          `json:"entry_id,omitempty"`
+	EventID       string          `json:"event_id,omitempty"`
+	Message       json.RawMessage `json:"message,omitempty"`
+	MessageBase64 string          `json:"message_base64,omitempty"`
+	FailedAt      time.Time       `json:"failed_at"`
+}
+
+func newDeadLetter(reason string, raw []byte, entryID string, at time.Time) DeadLetter {
+	dl := DeadLetter{Reason: reason, Subscriber: "auditor", Topic: task.Topic, EntryID: entryID, FailedAt: at.UTC()}
+	var probe struct {
+		ID   string `json:"id"`
+		Data struct {
+			EventID string `json:"event_id"`
+		} `json:"data"`
+	}
+	if json.Valid(raw) {
+		dl.Message = raw
+		if json.Unmarshal(raw, &probe) == nil {
+			dl.EventID = probe.Data.EventID
+			if dl.EventID == "" {
+				dl.EventID = probe.ID
+			}
+		}
+	} else {
+		dl.MessageBase64 = base64.StdEncoding.EncodeToString(raw)
+	}
+	return dl
+}
+
+// DaprDeadLetters publishes dead letters through the sidecar's HTTP API
+// to DeadLetterTopic on a pub/sub component.
+type DaprDeadLetters struct {
+	url    string
+	client *http.Client
+}
+
+// NewDaprDeadLetters publishes through the sidecar at daprHTTPPort.
+func NewDaprDeadLetters(daprHTTPPort int, pubsub string) *DaprDeadLetters {
+	return &DaprDeadLetters{
+		url:    "http://127.0.0.1:" + strconv.Itoa(daprHTTPPort) + "/v1.0/publish/" + url.PathEscape(pubsub) + "/" + DeadLetterTopic,
+		client: &http.Client{Timeout: 10 * time.Second},
+	}
+}
+
+// DeadLetter publishes dl (Dapr wraps it in a CloudEvent).
+func (p *DaprDeadLetters) DeadLetter(ctx context.Context, dl DeadLetter) error {
+	body, err := json.Marshal(dl)
+	if err != nil {
+		return err
+	}
+	u := p.url
+	if dl.EventID != "" {
+		u += "?metadata.partitionKey=" + url.QueryEscape(dl.EventID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", DeadLetterTopic, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("publish to %s: %s: %s", DeadLetterTopic, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
