@@ -8,6 +8,11 @@ ALTER TABLE task_events
 
 CREATE INDEX idx_task_events_chain ON task_events (task_id, chain_seq);
 
+-- A task's history pages by (occurred_at, version, event_id): the index
+-- holds the whole order, so a page is an index range, never a sort.
+DROP INDEX idx_task_events_task_id;
+CREATE INDEX idx_task_events_task_id ON task_events (task_id, user_id, occurred_at, version, event_id);
+
 -- Append-only: no UPDATE, DELETE or TRUNCATE, whoever asks. Partition
 -- maintenance (moving rows out of the default partition) is the one
 -- exception, flagged for its own transaction by the function below.

@@ -132,8 +132,11 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 			hash string
 		}
 		heads := map[uuid.UUID]head{}
-		rows, err = tx.Query(ctx, `SELECT DISTINCT ON (task_id) task_id, chain_seq, hash FROM task_events
-			WHERE task_id = ANY($1) ORDER BY task_id, chain_seq DESC`, taskIDs)
+		// The newest row of each task: one backward index step per
+		// partition, however long the task's history.
+		rows, err = tx.Query(ctx, `SELECT t.id, h.chain_seq, h.hash FROM unnest($1::uuid[]) t(id)
+			CROSS JOIN LATERAL (SELECT chain_seq, hash FROM task_events e WHERE e.task_id = t.id
+				ORDER BY chain_seq DESC LIMIT 1) h`, taskIDs)
 		if err != nil {
 			return fmt.Errorf("read chain heads: %w", err)
 		}

@@ -48,8 +48,8 @@ func AuditRecordOf(ev Event, payload json.RawMessage, receivedAt time.Time) Audi
 var ErrAuditPayload = errors.New("event payload cannot be audited")
 
 // ChainHash is the record's hash chained to prev, the hash of the task's
-// previous record ("" for its first). It covers every field but the receive
-// time, and the payload in a canonical form that storing it as JSONB does
+// previous record ("" for its first). It covers every column but the
+// receive time (which says when this auditor got it, not what happened), and the payload in a canonical form that storing it as JSONB does
 // not change (keys sorted, whitespace dropped, numbers by exact value).
 func (r AuditRecord) ChainHash(prev string) (string, error) {
 	canon, err := canonicalPayload(r.Payload)
@@ -59,7 +59,7 @@ func (r AuditRecord) ChainHash(prev string) (string, error) {
 	h := sha256.New()
 	for _, part := range []string{prev, r.EventID.String(), r.EventType, r.TaskID.String(), r.UserID,
 		r.OccurredAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano), strconv.FormatInt(r.Version, 10),
-		r.CorrelationID, strconv.FormatInt(r.ChainSeq, 10)} {
+		r.CorrelationID, r.PartitionKey, strconv.FormatInt(r.ChainSeq, 10)} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
@@ -103,6 +103,13 @@ func writeCanonical(out *bytes.Buffer, v any) error {
 	case string:
 		writeString(out, x)
 	case json.Number:
+		if isInteger(string(x)) { // the common case, exact as written
+			if x == "-0" {
+				x = "0"
+			}
+			out.WriteString(string(x))
+			return nil
+		}
 		mant, exp, _ := strings.Cut(strings.ToLower(string(x)), "e")
 		if exp != "" {
 			e, err := strconv.Atoi(exp)
@@ -153,9 +160,44 @@ func writeCanonical(out *bytes.Buffer, v any) error {
 	return nil
 }
 
+// isInteger: a JSON number without fraction or exponent (JSON allows no
+// leading zeros, so its text is already its canonical form).
+func isInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// writeString writes s as a JSON string escaping only what JSON requires:
+// quote, backslash and control characters.
 func writeString(out *bytes.Buffer, s string) {
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)           // a string always encodes
-	out.Truncate(out.Len() - 1) // Encode's newline
+	const hex = "0123456789abcdef"
+	out.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		out.WriteString(s[start:i])
+		switch c {
+		case '"', '\\':
+			out.WriteByte('\\')
+			out.WriteByte(c)
+		default:
+			out.WriteString(`\u00`)
+			out.WriteByte(hex[c>>4])
+			out.WriteByte(hex[c&0xf])
+		}
+		start = i + 1
+	}
+	out.WriteString(s[start:])
+	out.WriteByte('"')
 }
