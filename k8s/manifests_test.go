@@ -7,7 +7,8 @@
 //   - the environment variables a Deployment sets against those its app reads
 //     (scanned from cmd/<app> and internal/platform);
 //   - resources, probes, security contexts, graceful shutdown, spread, PDBs,
-//     HPAs, Services, Ingresses, the Kafka topic and namespaces;
+//     HPAs, Services, Ingresses, the Kafka topics and namespaces;
+//   - the prod Ingress routing each app's public /api/v1 prefix to its Service;
 //   - every kustomization.yaml and what its patches target.
 //
 // With kustomize or kubectl on the PATH the overlays are rendered and the
@@ -37,6 +38,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/taskflow/taskflow/auditor"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -55,6 +57,20 @@ var injectedEnv = []string{"DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_PROTOCOL"}
 
 // sseApps stream Server-Sent Events; an Ingress in front of them must not buffer.
 var sseApps = []string{"notifier"}
+
+// publicRoutes are the path prefixes each app (by Dapr app id) serves to
+// users; the prod Ingress must send each to a Service of that app, the
+// longest matching prefix winning. Keep it in step with the apps' routes.
+var publicRoutes = []struct{ app, prefix string }{
+	{"api", "/api/v1"},                    // api.Server: app.Group("/api/v1")
+	{"notifier", "/api/v1/notifications"}, // cmd/notifier: stream and session
+	{"auditor", "/api/v1/audit"},          // auditor.QueryHandler
+}
+
+// kafkaTopics are the topics the manifests create, each with the Kafka
+// cluster the pub/sub's brokers point at: the task events every app reads,
+// and the auditor's dead letters.
+var kafkaTopics = []string{task.Topic, auditor.DeadLetterTopic}
 
 // k8sOnlyMetadata are Component metadata items that may appear on Kubernetes
 // only (authentication to the cluster's Kafka); envDependentMetadata may differ
@@ -331,10 +347,12 @@ type ingress struct {
 	header `yaml:",inline"`
 	Spec   struct {
 		Rules []struct {
+			Host string `yaml:"host"`
 			HTTP struct {
 				Paths []struct {
-					Path    string `yaml:"path"`
-					Backend struct {
+					Path     string `yaml:"path"`
+					PathType string `yaml:"pathType"`
+					Backend  struct {
 						Service struct {
 							Name string `yaml:"name"`
 							Port struct {
@@ -832,6 +850,18 @@ func TestBase(t *testing.T) {
 	}
 }
 
+// TestProdIngressRoutes checks the prod overlay's routing without rendering
+// it (the overlay adds the Ingresses to the base and patches neither).
+func TestProdIngressRoutes(t *testing.T) {
+	t.Parallel()
+	const dir = "k8s/overlays/prod"
+	all := kustomizations(t)
+	if k := all[dir]; len(k.Patches)+len(k.PatchesStrategicMerge) > 0 {
+		t.Fatalf("%s patches resources: check its routes on the rendered overlay instead", dir)
+	}
+	checkPublicRoutes(t, dir, resourceDocs(t, dir, all))
+}
+
 // TestRenderedOverlays builds every overlay with kustomize (or kubectl
 // kustomize) and checks the result like the base.
 func TestRenderedOverlays(t *testing.T) {
@@ -879,6 +909,9 @@ func checkManifests(t *testing.T, label string, docs []doc, r *repo) {
 	checkNamespaces(t, label, docs)
 	checkDeployments(t, label, docs, r)
 	checkServicesAndIngresses(t, docs)
+	if len(ofKind(docs, "Ingress")) > 0 {
+		checkPublicRoutes(t, label, docs)
+	}
 	checkScaling(t, docs)
 	checkComponents(t, label, docs, r)
 	checkKafkaTopic(t, label, docs)
@@ -1184,6 +1217,81 @@ func checkServicesAndIngresses(t *testing.T, docs []doc) {
 	}
 }
 
+// checkPublicRoutes wants, on every host of the Ingresses, each path of
+// publicRoutes (the prefix itself and a path below it) to reach a Service of
+// its app through the rule that wins: Exact before Prefix, the longest
+// matching prefix first (as the Ingress spec has it).
+func checkPublicRoutes(t *testing.T, label string, docs []doc) {
+	t.Helper()
+	type rule struct {
+		path, pathType, service, port string
+		from                          doc
+	}
+	hosts := map[string][]rule{}
+	for _, d := range ofKind(docs, "Ingress") {
+		var ing ingress
+		d.decode(t, &ing)
+		for _, r := range ing.Spec.Rules {
+			for _, p := range r.HTTP.Paths {
+				hosts[r.Host] = append(hosts[r.Host], rule{p.Path, p.PathType, p.Backend.Service.Name, p.Backend.Service.Port.Name, d})
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		t.Errorf("%s: no Ingress rules: the apps' public routes are unreachable", label)
+		return
+	}
+	// The Services selecting each app's pods, by Dapr app id.
+	appServices := map[string][]string{}
+	for _, dd := range ofKind(docs, "Deployment") {
+		var dep deployment
+		dd.decode(t, &dep)
+		for _, sd := range ofKind(docs, "Service") {
+			var svc service
+			sd.decode(t, &svc)
+			if (labelSelector{MatchLabels: svc.Spec.Selector}).selects(dep.Spec.Template.Metadata.Labels) {
+				id := dep.annotation("dapr.io/app-id")
+				appServices[id] = append(appServices[id], svc.Metadata.Name)
+			}
+		}
+	}
+	// matches returns how specific r is for p (longer wins), or -1.
+	matches := func(r rule, p string) int {
+		switch r.pathType {
+		case "Exact":
+			if p == r.path {
+				return 1 << 20
+			}
+		case "Prefix", "ImplementationSpecific":
+			prefix := strings.TrimSuffix(r.path, "/")
+			if p == prefix || strings.HasPrefix(p, prefix+"/") || r.path == "/" {
+				return len(prefix)
+			}
+		}
+		return -1
+	}
+	for host, rules := range hosts {
+		for _, route := range publicRoutes {
+			for _, p := range []string{route.prefix, route.prefix + "/x"} {
+				best, score := rule{}, -1
+				for _, r := range rules {
+					if m := matches(r, p); m > score {
+						best, score = r, m
+					}
+				}
+				switch {
+				case score < 0:
+					t.Errorf("%s: no Ingress rule of host %q routes %s (app %s)", label, host, p, route.app)
+				case !slices.Contains(appServices[route.app], best.service):
+					t.Errorf("%s: host %q routes %s to Service %q (path %s), want a Service of app %s %v", best.from, host, p, best.service, best.path, route.app, appServices[route.app])
+				case best.port != "http":
+					t.Errorf("%s: host %q routes %s to port %q of Service %s, want the port named http", best.from, host, p, best.port, best.service)
+				}
+			}
+		}
+	}
+}
+
 func hpasOf(t *testing.T, docs []doc, deploymentName string) []hpa {
 	t.Helper()
 	var out []hpa
@@ -1320,19 +1428,12 @@ func checkComponents(t *testing.T, label string, docs []doc, r *repo) {
 	}
 }
 
-// checkKafkaTopic: the task events topic sits with the Kafka cluster the
-// pub/sub's brokers point at, and has room for every subscriber replica.
+// checkKafkaTopic: the topics (kafkaTopics, once each) sit with the Kafka
+// cluster the pub/sub's brokers point at, with sane replication and a
+// retention; task-events has room for every subscriber replica, and the dead
+// letters, kept for people to inspect, stay at least as long as the events.
 func checkKafkaTopic(t *testing.T, label string, docs []doc) {
 	t.Helper()
-	topics := ofKind(docs, "KafkaTopic")
-	if len(topics) != 1 {
-		t.Fatalf("%s: %d KafkaTopics, want 1 (%s)", label, len(topics), task.Topic)
-	}
-	var kt kafkaTopic
-	topics[0].decode(t, &kt)
-	if kt.Metadata.Name != task.Topic {
-		t.Errorf("%s: named %q, the apps publish to %q (task.Topic)", topics[0], kt.Metadata.Name, task.Topic)
-	}
 	var brokers string
 	var consumers []string
 	for _, d := range ofKind(docs, "Component") {
@@ -1346,18 +1447,58 @@ func checkKafkaTopic(t *testing.T, label string, docs []doc) {
 	// Strimzi names the bootstrap Service <cluster>-kafka-bootstrap.
 	host, _, _ := strings.Cut(strings.Split(brokers, ",")[0], ":")
 	svc, ns, _ := strings.Cut(host, ".")
-	cluster, ok := strings.CutSuffix(svc, "-kafka-bootstrap")
-	if !ok || kt.Metadata.Labels["strimzi.io/cluster"] != cluster || kt.Metadata.Namespace != ns {
-		t.Errorf("%s: cluster %q in namespace %q, but the pub/sub's brokers are %q", topics[0], kt.Metadata.Labels["strimzi.io/cluster"], kt.Metadata.Namespace, brokers)
+	cluster, clusterOK := strings.CutSuffix(svc, "-kafka-bootstrap")
+
+	topics := map[string]kafkaTopic{}
+	retention := map[string]int64{}
+	for _, d := range ofKind(docs, "KafkaTopic") {
+		var kt kafkaTopic
+		d.decode(t, &kt)
+		name := kt.Metadata.Name
+		switch {
+		case !slices.Contains(kafkaTopics, name):
+			t.Errorf("%s: no app uses topic %q (want %v)", d, name, kafkaTopics)
+			continue
+		case topics[name].Metadata.Name != "":
+			t.Errorf("%s: a second KafkaTopic %s", d, name)
+		}
+		topics[name] = kt
+		if !clusterOK || kt.Metadata.Labels["strimzi.io/cluster"] != cluster || kt.Metadata.Namespace != ns {
+			t.Errorf("%s: cluster %q in namespace %q, but the pub/sub's brokers are %q", d, kt.Metadata.Labels["strimzi.io/cluster"], kt.Metadata.Namespace, brokers)
+		}
+		minISR, _ := strconv.Atoi(fmt.Sprint(kt.Spec.Config["min.insync.replicas"]))
+		if kt.Spec.Replicas < 1 || minISR < 1 || minISR > kt.Spec.Replicas || (kt.Spec.Replicas > 1 && minISR == kt.Spec.Replicas) {
+			t.Errorf("%s: replicas %d with min.insync.replicas %d: want 1 <= min.insync.replicas < replicas (or both 1)", d, kt.Spec.Replicas, minISR)
+		}
+		if kt.Spec.Partitions < 1 {
+			t.Errorf("%s: partitions %d", d, kt.Spec.Partitions)
+		}
+		ms, err := strconv.ParseInt(fmt.Sprint(kt.Spec.Config["retention.ms"]), 10, 64)
+		if err != nil || (ms < 1 && ms != -1) {
+			t.Errorf("%s: retention.ms %v: want milliseconds (or -1 for no limit)", d, kt.Spec.Config["retention.ms"])
+		}
+		if ms == -1 {
+			ms = 1<<63 - 1
+		}
+		retention[name] = ms
 	}
-	minISR, _ := strconv.Atoi(fmt.Sprint(kt.Spec.Config["min.insync.replicas"]))
-	if kt.Spec.Replicas < 1 || minISR < 1 || minISR > kt.Spec.Replicas || (kt.Spec.Replicas > 1 && minISR == kt.Spec.Replicas) {
-		t.Errorf("%s: replicas %d with min.insync.replicas %d: want 1 <= min.insync.replicas < replicas (or both 1)", topics[0], kt.Spec.Replicas, minISR)
+	for _, name := range kafkaTopics {
+		if _, ok := topics[name]; !ok {
+			t.Errorf("%s: no KafkaTopic %s", label, name)
+		}
 	}
-	if _, ok := kt.Spec.Config["retention.ms"]; !ok {
-		t.Errorf("%s: no retention.ms", topics[0])
+	if events, ok := retention[task.Topic]; ok {
+		if dlq, ok := retention[auditor.DeadLetterTopic]; ok && dlq < events {
+			t.Errorf("%s: %s keeps messages %d ms, less than %s (%d ms): dead letters are for people to inspect", label, auditor.DeadLetterTopic, dlq, task.Topic, events)
+		}
 	}
-	// A consumer group uses at most one consumer per partition.
+
+	// A consumer group uses at most one consumer per partition of task-events
+	// (nothing subscribes to the dead letters).
+	kt, ok := topics[task.Topic]
+	if !ok {
+		return
+	}
 	for _, d := range ofKind(docs, "Deployment") {
 		var dep deployment
 		d.decode(t, &dep)
