@@ -112,11 +112,16 @@ func (a *Auditor) Handle(ctx context.Context, msgs []subscribe.Message) []subscr
 	d := &delivery{statuses: make([]subscribe.Status, len(msgs)), done: make(chan struct{})}
 	received := a.now()
 	for i, msg := range msgs {
-		a.m.received.WithLabelValues(string(msg.Event.EventType)).Inc()
 		if reason := invalid(msg); reason != "" {
+			a.m.received.WithLabelValues("invalid").Inc() // no label per garbage type
 			d.statuses[i] = a.deadLetter(ctx, newDeadLetter(reason, msg.CloudEvent, msg.EntryID, a.now()))
 			continue
 		}
+		label := string(msg.Event.EventType)
+		if !slices.Contains(EventTypes, msg.Event.EventType) {
+			label = "other" // stored all the same; labels stay few
+		}
+		a.m.received.WithLabelValues(label).Inc()
 		d.recs = append(d.recs, task.AuditRecordOf(msg.Event, msg.Data, received))
 		d.raws = append(d.raws, msg)
 		d.slots = append(d.slots, i)
@@ -241,8 +246,9 @@ func (a *Auditor) Run(ctx context.Context) {
 	}
 }
 
-// Close makes Run flush what it holds and return, and waits for that.
-// Deliveries after Close are answered RETRY.
+// Close makes Run write what it holds and what is being handed to it
+// meanwhile, then return; see Stopped. Deliveries after that are
+// answered RETRY.
 func (a *Auditor) Close() {
 	a.once.Do(func() { close(a.stop) })
 }

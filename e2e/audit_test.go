@@ -149,6 +149,7 @@ func TestAuditTrail(t *testing.T) {
 	// Nobody else sees any of it, and bad input is named.
 	bob.must(404, "GET", base, nil)
 	bob.must(404, "GET", base+"/verify", nil)
+	bob.must(404, "GET", base+"?limit=3&cursor="+*p1.NextCursor, nil)
 	audit.must(400, "GET", base+"?limit=501", nil)
 	audit.must(400, "GET", base+"?type=task.renamed", nil)
 	anon := e.auditAs(t, user)

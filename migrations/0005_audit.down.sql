@@ -42,3 +42,4 @@ BEGIN
 END
 $$;
 ALTER FUNCTION taskflow_ensure_event_partitions(timestamptz, integer) RESET search_path;
+GRANT EXECUTE ON FUNCTION taskflow_ensure_event_partitions(timestamptz, integer) TO PUBLIC;

@@ -13,14 +13,10 @@ CREATE INDEX idx_task_events_chain ON task_events (task_id, chain_seq);
 DROP INDEX idx_task_events_task_id;
 CREATE INDEX idx_task_events_task_id ON task_events (task_id, user_id, occurred_at, version, event_id);
 
--- Append-only: no UPDATE, DELETE or TRUNCATE, whoever asks. Partition
--- maintenance (moving rows out of the default partition) is the one
--- exception, flagged for its own transaction by the function below.
+-- Append-only: no UPDATE, DELETE or TRUNCATE, whoever asks (a superuser
+-- can still disable triggers; the hash chain shows what that changed).
 CREATE FUNCTION taskflow_task_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('taskflow.partition_maintenance', true) = 'on' AND TG_OP = 'DELETE' THEN
-        RETURN OLD;
-    END IF;
     RAISE EXCEPTION 'task_events is append-only: % is not allowed', TG_OP USING ERRCODE = 'insufficient_privilege';
 END
 $$;
@@ -41,9 +37,12 @@ BEGIN
 END
 $$;
 
--- Monthly partitions from the month of start, for months months; returns
--- how many it created. Rows already in the default partition for a new
--- month move into it, so nothing written early is lost.
+-- Monthly partitions from the month of start, for months months (1-36);
+-- returns how many it created. When the default partition already holds
+-- rows of a new month (its partition came late), the default partition is
+-- detached and replaced, and its rows go back in through task_events, so
+-- they land in their month: no row is deleted, and DETACH's lock on
+-- task_events keeps every concurrent insert out until the move commits.
 CREATE OR REPLACE FUNCTION taskflow_ensure_event_partitions(start timestamptz, months integer)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -53,7 +52,11 @@ DECLARE
     lo timestamptz;
     hi timestamptz;
     created integer := 0;
+    moving boolean;
 BEGIN
+    IF months IS NULL OR months < 1 OR months > 36 THEN
+        RAISE EXCEPTION 'months must be between 1 and 36, got %', months USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     FOR i IN 0 .. months - 1 LOOP
         m := (first_month + make_interval(months => i))::date;
         name := format('task_events_%s', to_char(m, 'YYYY_MM'));
@@ -62,23 +65,28 @@ BEGIN
         CONTINUE WHEN to_regclass(name) IS NOT NULL;
         PERFORM pg_advisory_xact_lock(7283346003);
         CONTINUE WHEN to_regclass(name) IS NOT NULL;
-        IF EXISTS (SELECT 1 FROM task_events_default WHERE occurred_at >= lo AND occurred_at < hi) THEN
-            EXECUTE format('CREATE TABLE %I (LIKE task_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
-            EXECUTE format('INSERT INTO %I SELECT * FROM task_events_default WHERE occurred_at >= %L AND occurred_at < %L', name, lo, hi);
-            PERFORM set_config('taskflow.partition_maintenance', 'on', true);
-            DELETE FROM task_events_default WHERE occurred_at >= lo AND occurred_at < hi;
-            PERFORM set_config('taskflow.partition_maintenance', 'off', true);
-            EXECUTE format('ALTER TABLE task_events ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
-        ELSE
-            EXECUTE format('CREATE TABLE %I PARTITION OF task_events FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+        moving := EXISTS (SELECT 1 FROM task_events_default WHERE occurred_at >= lo AND occurred_at < hi);
+        IF moving THEN
+            ALTER TABLE task_events DETACH PARTITION task_events_default;
+            ALTER TABLE task_events_default RENAME TO task_events_default_moving;
+            CREATE TABLE task_events_default PARTITION OF task_events DEFAULT;
+            CREATE TRIGGER task_events_no_truncate BEFORE TRUNCATE ON task_events_default
+                FOR EACH STATEMENT EXECUTE FUNCTION taskflow_task_events_append_only();
         END IF;
+        EXECUTE format('CREATE TABLE %I PARTITION OF task_events FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
         EXECUTE format('CREATE TRIGGER task_events_no_truncate BEFORE TRUNCATE ON %I
             FOR EACH STATEMENT EXECUTE FUNCTION taskflow_task_events_append_only()', name);
+        IF moving THEN
+            INSERT INTO task_events SELECT * FROM task_events_default_moving;
+            DROP TABLE task_events_default_moving;
+        END IF;
         created := created + 1;
     END LOOP;
     RETURN created;
 END
 $$;
+-- It runs as its owner: only the owner and the writer role may call it.
+REVOKE ALL ON FUNCTION taskflow_ensure_event_partitions(timestamptz, integer) FROM PUBLIC;
 
 -- The auditor writes through a role that can only read and append. Made
 -- when the migrating user may create roles (a managed database may not

@@ -40,7 +40,7 @@ const AuditWriterRole = "taskflow_audit_writer"
 // pool's user owns the table. It fails if the pool's user cannot take role.
 func (a *Audit) WriteAs(ctx context.Context, role string) error {
 	var ok bool
-	err := a.pool.QueryRow(ctx, `SELECT pg_has_role(current_user, $1, 'USAGE')`, role).Scan(&ok)
+	err := a.pool.QueryRow(ctx, `SELECT pg_has_role(current_user, $1, 'MEMBER')`, role).Scan(&ok)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42704": // undefined_object
@@ -86,7 +86,9 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 		return 0, nil
 	}
 	var written int
-	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+	// Read committed, whatever the connection's default: after the task
+	// locks each statement must see what the previous holder committed.
+	err := pgx.BeginTxFunc(ctx, a.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if a.role != "" {
 			// The writer's role can read and append, nothing else.
 			if _, err := tx.Exec(ctx, `SET LOCAL ROLE `+pgx.Identifier{a.role}.Sanitize()); err != nil {
@@ -106,13 +108,13 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k ORDER BY k`, locks); err != nil {
 			return fmt.Errorf("lock tasks: %w", err)
 		}
+		// An event is stored once by its id, even if a redelivery carried
+		// another occurred_at (the key holds both for the partitioning).
 		ids := make([]pgtype.UUID, len(recs))
-		times := make([]time.Time, len(recs))
 		for i, r := range recs {
-			ids[i], times[i] = pgUUID(r.EventID), r.OccurredAt
+			ids[i] = pgUUID(r.EventID)
 		}
-		rows, err := tx.Query(ctx, `SELECT event_id FROM task_events
-			WHERE (event_id, occurred_at) IN (SELECT * FROM unnest($1::uuid[], $2::timestamptz[]))`, ids, times)
+		rows, err := tx.Query(ctx, `SELECT event_id FROM task_events WHERE event_id = ANY($1)`, ids)
 		if err != nil {
 			return fmt.Errorf("find stored events: %w", err)
 		}
@@ -130,12 +132,13 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 		type head struct {
 			seq  int64
 			hash string
+			user string
 		}
 		heads := map[uuid.UUID]head{}
 		// The newest row of each task: one backward index step per
 		// partition, however long the task's history.
-		rows, err = tx.Query(ctx, `SELECT t.id, h.chain_seq, h.hash FROM unnest($1::uuid[]) t(id)
-			CROSS JOIN LATERAL (SELECT chain_seq, hash FROM task_events e WHERE e.task_id = t.id
+		rows, err = tx.Query(ctx, `SELECT t.id, h.chain_seq, h.hash, h.user_id FROM unnest($1::uuid[]) t(id)
+			CROSS JOIN LATERAL (SELECT chain_seq, hash, user_id FROM task_events e WHERE e.task_id = t.id
 				ORDER BY chain_seq DESC LIMIT 1) h`, taskIDs)
 		if err != nil {
 			return fmt.Errorf("read chain heads: %w", err)
@@ -143,7 +146,7 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 		for rows.Next() {
 			var id pgtype.UUID
 			var h head
-			if err := rows.Scan(&id, &h.seq, &h.hash); err != nil {
+			if err := rows.Scan(&id, &h.seq, &h.hash, &h.user); err != nil {
 				rows.Close()
 				return fmt.Errorf("read chain heads: %w", err)
 			}
@@ -157,12 +160,17 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 			if !seen[r.EventID] {
 				continue // stored already
 			}
-			h := heads[r.TaskID]
+			h, ok := heads[r.TaskID]
+			if ok && h.user != r.UserID {
+				// A task has one owner; its history is only ever theirs.
+				return fmt.Errorf("%w: event %s is for user %q, but task %s belongs to another user",
+					ErrAuditRejected, r.EventID, r.UserID, r.TaskID)
+			}
 			r.ChainSeq = h.seq + 1
 			if r.Hash, err = r.ChainHash(h.hash); err != nil {
 				return err
 			}
-			heads[r.TaskID] = head{seq: r.ChainSeq, hash: r.Hash}
+			heads[r.TaskID] = head{seq: r.ChainSeq, hash: r.Hash, user: r.UserID}
 			values = append(values, []any{pgUUID(r.EventID), r.EventType, pgUUID(r.TaskID), r.UserID, r.OccurredAt, r.Version,
 				string(r.Payload), r.CorrelationID, r.PartitionKey, r.ReceivedAt, r.ChainSeq, r.Hash})
 		}
@@ -188,10 +196,15 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 		if err != nil {
 			return fmt.Errorf("append batch: %w", err)
 		}
-		written = int(tag.RowsAffected())
+		if written = int(tag.RowsAffected()); written != len(values) {
+			// Another writer stored one of these ids under another task
+			// (the task locks keep one task's writers apart): the chain
+			// computed here would skip a row. Retry; the ids are found then.
+			return fmt.Errorf("append batch: %d of %d events were stored concurrently", len(values)-written, len(values))
+		}
 		return nil
 	})
-	if err != nil && rejected(err) {
+	if err != nil && !errors.Is(err, ErrAuditRejected) && rejected(err) {
 		err = fmt.Errorf("%w: %w", ErrAuditRejected, err)
 	}
 	return written, err
@@ -276,7 +289,7 @@ func (a *Audit) List(ctx context.Context, userID string, taskID uuid.UUID, q Aud
 		page.Next = encodeAuditCursor(last.OccurredAt, last.Version, last.EventID)
 	}
 	page.Items = recs
-	if len(recs) == 0 && q.After == "" {
+	if len(recs) == 0 { // an empty page of the caller's task, or not their task at all
 		var owns bool
 		if err := a.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM task_events WHERE task_id = $1 AND user_id = $2)`,
 			pgUUID(taskID), userID).Scan(&owns); err != nil {
@@ -298,11 +311,12 @@ type Verification struct {
 }
 
 // Verify recomputes userID's task's hash chain from its stored rows, in
-// chain order, one row at a time. task.ErrNotFound when the user has no
-// events for the task.
+// chain order, one row at a time. Every row of the task counts, so a row
+// added under another user breaks the chain. task.ErrNotFound when the
+// task's history is not userID's.
 func (a *Audit) Verify(ctx context.Context, userID string, taskID uuid.UUID) (Verification, error) {
 	rows, err := a.pool.Query(ctx, `SELECT `+strings.Join(auditColumns, ", ")+` FROM task_events
-		WHERE task_id = $1 AND user_id = $2 ORDER BY chain_seq, event_id`, pgUUID(taskID), userID)
+		WHERE task_id = $1 ORDER BY chain_seq, event_id`, pgUUID(taskID))
 	if err != nil {
 		return Verification{}, fmt.Errorf("verify %s: %w", taskID, err)
 	}
@@ -315,12 +329,17 @@ func (a *Audit) Verify(ctx context.Context, userID string, taskID uuid.UUID) (Ve
 			return Verification{}, fmt.Errorf("verify %s: %w", taskID, err)
 		}
 		v.Events++
+		if v.Events == 1 && r.UserID != userID {
+			return Verification{}, task.ErrNotFound
+		}
 		if !v.Valid {
 			continue // count the rest
 		}
 		want, err := r.ChainHash(prev)
 		reason := ""
 		switch {
+		case r.UserID != userID:
+			reason = "the row names another user"
 		case r.ChainSeq != int64(v.Events):
 			reason = fmt.Sprintf("chain position %d, expected %d: a row is missing or was added", r.ChainSeq, v.Events)
 		case err != nil:

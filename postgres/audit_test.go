@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,6 +99,9 @@ func TestAuditStoresEachEventOnce(t *testing.T) {
 	restarted := postgres.NewAudit(pool)               // a new process: nothing in memory
 	mustWrite(t, restarted, 1, evs[0], evs[2], evs[3]) // redeliveries after a restart
 	mustWrite(t, restarted, 0, evs[3])
+	shifted := evs[3]
+	shifted.OccurredAt = shifted.OccurredAt.Add(time.Microsecond) // same event, re-stamped
+	mustWrite(t, restarted, 0, shifted)
 
 	got := listAll(t, audit, "ada", tk.ID, postgres.AuditQuery{Limit: 10})
 	if want := eventIDs(evs[:4]); !slices.Equal(eventIDs(got), want) {
@@ -195,13 +199,39 @@ func TestAuditPartitionBoundary(t *testing.T) {
 		t.Fatalf("an event without its month's partition went to %s, want task_events_default", got)
 	}
 
-	// The daily maintenance reaches that month: the event moves, unchanged.
-	n, err := audit.EnsurePartitions(ctx, far, 2)
-	if err != nil || n != 2 {
-		t.Fatalf("EnsurePartitions = %d, %v; want 2 created", n, err)
+	// The daily maintenance reaches that month: the event moves, unchanged,
+	// and an event of that month written meanwhile waits and is kept.
+	maint, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, want := partitionOf(t, pool, early.EventID), far.Format("task_events_2006_01"); got != want {
-		t.Fatalf("after maintenance the event is in %s, want %s", got, want)
+	defer maint.Rollback(ctx)
+	var n int
+	if err := maint.QueryRow(ctx, `SELECT taskflow_ensure_event_partitions($1, 2)`, far).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("ensure partitions = %d, %v; want 2 created", n, err)
+	}
+	racing := auditEvent(t, auditTask(t, "bob"), task.EventCreated, 1, far.Add(-time.Hour))
+	written := make(chan error, 1)
+	go func() {
+		_, err := audit.Write(context.Background(), []task.AuditRecord{racing})
+		written <- err
+	}()
+	eventually(t, "the concurrent write to wait for the move", func() bool {
+		var waiting bool
+		err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock')`).Scan(&waiting)
+		return err == nil && waiting
+	})
+	if err := maint.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-written; err != nil {
+		t.Fatalf("the concurrent write: %v", err)
+	}
+	for _, id := range []uuid.UUID{early.EventID, racing.EventID} {
+		if got, want := partitionOf(t, pool, id), far.Format("task_events_2006_01"); got != want {
+			t.Fatalf("after maintenance event %s is in %s, want %s", id, got, want)
+		}
 	}
 	if n, err := audit.EnsurePartitions(ctx, far, 2); err != nil || n != 0 {
 		t.Fatalf("EnsurePartitions again = %d, %v; want 0", n, err)
@@ -247,6 +277,36 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 	} {
 		if _, err := pool.Exec(ctx, stmt); !isInsufficientPrivilege(err) {
 			t.Errorf("%s: %v, want it refused", stmt, err)
+		}
+	}
+	// No session setting switches the rule off.
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL taskflow.partition_maintenance = 'on'`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM task_events`)
+		return err
+	})
+	if !isInsufficientPrivilege(err) {
+		t.Errorf("DELETE with a maintenance setting: %v, want it refused", err)
+	}
+	// Only the owner and the writer role may create partitions (the
+	// function runs as its owner), and not without bound.
+	nobody := "taskflow_test_nobody_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if _, err := pool.Exec(ctx, `CREATE ROLE `+nobody+` NOLOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP ROLE IF EXISTS `+nobody) })
+	for role, want := range map[string]bool{nobody: false, postgres.AuditWriterRole: true} {
+		var can bool
+		if err := pool.QueryRow(ctx, `SELECT has_function_privilege($1, 'taskflow_ensure_event_partitions(timestamptz, integer)', 'EXECUTE')`,
+			role).Scan(&can); err != nil || can != want {
+			t.Errorf("%s may run the partition function: %v (%v), want %v", role, can, err, want)
+		}
+	}
+	for _, months := range []int{0, 37} {
+		if _, err := audit.EnsurePartitions(ctx, time.Now(), months); err == nil {
+			t.Errorf("EnsurePartitions(%d months) succeeded", months)
 		}
 	}
 	// The writer's role has no such grants in the first place.
@@ -344,6 +404,21 @@ func TestAuditVerifyFindsTheAlteredRow(t *testing.T) {
 	if _, err := audit.Verify(context.Background(), "eve", intact.ID); !errors.Is(err, task.ErrNotFound) {
 		t.Fatalf("another user's Verify: %v, want not found", err)
 	}
+
+	// The writer refuses an event naming another user for the task; a row
+	// slipped in under another user by hand breaks the owner's chain.
+	hijacked, evs := history("ada")
+	foreign := auditEvent(t, hijacked, task.EventUpdated, 6, at.Add(time.Hour))
+	foreign.UserID = "eve"
+	if _, err := audit.Write(context.Background(), []task.AuditRecord{foreign}); !errors.Is(err, postgres.ErrAuditRejected) {
+		t.Fatalf("an event of ada's task for eve: %v, want rejected", err)
+	}
+	tamper(t, pool, `INSERT INTO task_events (event_id, event_type, task_id, user_id, occurred_at, version, payload, partition_key, chain_seq, hash)
+		VALUES (gen_random_uuid(), 'task.updated', $1, 'eve', now(), 9, '{}', 'k', 6, 'x')`, hijacked.ID)
+	if v := mustVerify(t, audit, "ada", hijacked.ID); v.Valid || v.Events != 6 || v.FirstBrokenEvent == nil ||
+		*v.FirstBrokenEvent == evs[4].EventID || !strings.Contains(v.FirstBrokenReason, "another user") {
+		t.Fatalf("with eve's row in ada's chain: %+v", v)
+	}
 }
 
 // jsonb keeps values, not text: the hash must survive the round trip of
@@ -430,7 +505,26 @@ func TestAuditListOrderFiltersAndOwner(t *testing.T) {
 			t.Errorf("List(%s, %s) = %v, want not found", c.user, c.id, err)
 		}
 	}
+	page, err := audit.List(ctx, "ada", tk.ID, postgres.AuditQuery{Limit: 2})
+	if err != nil || page.Next == "" {
+		t.Fatalf("first page: %v", err)
+	}
+	if _, err := audit.List(ctx, "eve", tk.ID, postgres.AuditQuery{Limit: 2, After: page.Next}); !errors.Is(err, task.ErrNotFound) {
+		t.Errorf("eve paging ada's task with ada's cursor: %v, want not found", err)
+	}
 	if _, err := audit.List(ctx, "ada", tk.ID, postgres.AuditQuery{Limit: 5, After: "bm90IGEgY3Vyc29y"}); !errors.Is(err, postgres.ErrBadAuditCursor) {
 		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+// eventually polls cond every 10 ms for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -91,13 +92,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer pool.Close()
 	store := postgres.NewAudit(pool)
-	if cfg.WriterRole != "" {
+	if cfg.WriterRole != "none" {
+		// Appending as the role keeps UPDATE, DELETE and TRUNCATE out of
+		// this app's reach even when its database user owns the table.
 		if err := store.WriteAs(ctx, cfg.WriterRole); err != nil {
-			// A managed database may not let the migration create the role;
-			// then the database user itself should hold only SELECT and
-			// INSERT on task_events (the triggers refuse the rest anyway).
-			logger.WarnContext(ctx, "appending to the audit log as the database user itself", "role", cfg.WriterRole, "error", err)
+			return fmt.Errorf("AUDIT_DB_ROLE: %w (the migration makes the role when its user may create roles; "+
+				"otherwise grant this app's user only SELECT and INSERT on task_events and set AUDIT_DB_ROLE=none)", err)
 		}
+	} else {
+		logger.WarnContext(ctx, "AUDIT_DB_ROLE=none: appending to the audit log as the database user itself")
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
