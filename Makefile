@@ -42,7 +42,7 @@ $(DAPR_CACHE)/%:
 	mv $(DAPR_CACHE)/$*.tmp $@
 
 test: dapr lint chromium ## Everything CI runs: unit, integration, end-to-end and browser tests with -race.
-	$(GO) test $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
+	TASKFLOW_FULL_TESTS=1 $(GO) test $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
 
 chromium: ## Debian's Chromium for the browser tests (installed once per machine).
 	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)"; \
