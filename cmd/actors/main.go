@@ -8,16 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dapr/durabletask-go/workflow"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
@@ -91,23 +86,7 @@ func loadConfig(env *platform.Env) (config, error) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	env := platform.NewEnv()
-	cfg, cfgErr := loadConfig(env)
-	logger, err := platform.NewLogger(os.Stdout, cfg.LogLevel, "actors")
-	if err != nil {
-		cfgErr = errors.Join(cfgErr, err)
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	}
-	if cfgErr != nil {
-		logger.Error("invalid configuration", "error", cfgErr)
-		os.Exit(2)
-	}
-	if err := run(ctx, cfg, logger); err != nil {
-		logger.Error("actors app failed", "error", err)
-		os.Exit(1)
-	}
+	platform.Main("actors", loadConfig, func(c config) string { return c.LogLevel }, run)
 }
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
@@ -126,8 +105,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer client.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := platform.NewRegistry()
 	relay, err := outbox.New(cfg.Outbox, postgres.NewOutbox(pool),
 		outbox.DaprPublisher{Client: client, PubSub: cfg.PubSub}, reg, logger)
 	if err != nil {

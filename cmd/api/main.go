@@ -3,18 +3,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/taskflow/taskflow/actors"
@@ -57,22 +51,7 @@ func loadConfig(env *platform.Env) (config, error) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, cfgErr := loadConfig(platform.NewEnv())
-	logger, err := platform.NewLogger(os.Stdout, cfg.LogLevel, "api")
-	if err != nil {
-		cfgErr = errors.Join(cfgErr, err)
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	}
-	if cfgErr != nil {
-		logger.Error("invalid configuration", "error", cfgErr)
-		os.Exit(2)
-	}
-	if err := run(ctx, cfg, logger); err != nil {
-		logger.Error("api app failed", "error", err)
-		os.Exit(1)
-	}
+	platform.Main("api", loadConfig, func(c config) string { return c.LogLevel }, run)
 }
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
@@ -95,8 +74,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer client.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := platform.NewRegistry()
 	checks := platform.Checks{"postgres": platform.DatabaseCheck(pool), "dapr": platform.SidecarCheck(cfg.DaprHTTPPort)}
 	app, err := api.New(cfg.API, api.Deps{
 		Writer:     actors.NewClient(client),

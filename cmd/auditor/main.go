@@ -3,19 +3,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
@@ -61,22 +55,7 @@ func loadConfig(env *platform.Env) (config, error) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, cfgErr := loadConfig(platform.NewEnv())
-	logger, err := platform.NewLogger(os.Stdout, cfg.LogLevel, "auditor")
-	if err != nil {
-		cfgErr = errors.Join(cfgErr, err)
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	}
-	if cfgErr != nil {
-		logger.Error("invalid configuration", "error", cfgErr)
-		os.Exit(2)
-	}
-	if err := run(ctx, cfg, logger); err != nil {
-		logger.Error("auditor app failed", "error", err)
-		os.Exit(1)
-	}
+	platform.Main("auditor", loadConfig, func(c config) string { return c.LogLevel }, run)
 }
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
@@ -102,8 +81,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	} else {
 		logger.WarnContext(ctx, "AUDIT_DB_ROLE=none: appending to the audit log as the database user itself")
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := platform.NewRegistry()
 	aud, err := auditor.New(cfg.Auditor, store, auditor.NewDaprDeadLetters(cfg.DaprHTTPPort, cfg.PubSub), reg, logger)
 	if err != nil {
 		return err

@@ -4,19 +4,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
@@ -63,22 +57,7 @@ func loadConfig(env *platform.Env) (config, error) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, cfgErr := loadConfig(platform.NewEnv())
-	logger, err := platform.NewLogger(os.Stdout, cfg.LogLevel, "notifier")
-	if err != nil {
-		cfgErr = errors.Join(cfgErr, err)
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	}
-	if cfgErr != nil {
-		logger.Error("invalid configuration", "error", cfgErr)
-		os.Exit(2)
-	}
-	if err := run(ctx, cfg, logger); err != nil {
-		logger.Error("notifier app failed", "error", err)
-		os.Exit(1)
-	}
+	platform.Main("notifier", loadConfig, func(c config) string { return c.LogLevel }, run)
 }
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
@@ -93,8 +72,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := platform.NewRegistry()
 	n, err := notifier.New(cfg.Notifier, postgres.NewNotifications(pool), verifier, reg, logger)
 	if err != nil {
 		return err
