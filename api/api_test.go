@@ -238,9 +238,11 @@ func TestTaskCRUD(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 
+	// Due a month from now, written in a +01:00 offset; returned in UTC.
+	due := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second).In(time.FixedZone("", 3600))
 	r := h.do(t, "alice", "POST", "/api/v1/tasks", map[string]any{
 		"title": " Write report ", "priority": "high", "tags": []string{"Work"},
-		"due_date": "2026-12-01T17:00:00+01:00", "reminder_offset": "1 hour",
+		"due_date": due.Format(time.RFC3339), "reminder_offset": "1 hour",
 	}, "X-Correlation-ID", "trace-123")
 	if r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -248,7 +250,7 @@ func TestTaskCRUD(t *testing.T) {
 	var tk task.Task
 	r.json(t, &tk)
 	if tk.Title != "Write report" || tk.UserID != "alice" || tk.Priority != "high" || !slices.Equal(tk.Tags, []string{"work"}) ||
-		tk.DueDate.Format(time.RFC3339) != "2026-12-01T16:00:00Z" || tk.Version != 1 {
+		tk.DueDate.Format(time.RFC3339) != due.UTC().Format(time.RFC3339) || tk.Version != 1 {
 		t.Fatalf("created %+v", tk)
 	}
 	if r.header.Get("Location") != "/api/v1/tasks/"+tk.ID.String() || r.header.Get("ETag") != `"1"` ||
@@ -327,6 +329,8 @@ func TestBadInputIsAClear4xx(t *testing.T) {
 	h := newHarness(t)
 	tk := h.create(t, "alice", map[string]any{"title": "x"})
 	path := "/api/v1/tasks/" + tk.ID.String()
+	// A due date ahead of now, so only the field under test is wrong.
+	due := time.Now().Add(7 * 24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
 	tests := []struct {
 		name, method, path string
 		body               any
@@ -341,13 +345,13 @@ func TestBadInputIsAClear4xx(t *testing.T) {
 		{"title wrong type", "POST", "/api/v1/tasks", map[string]any{"title": 42}, nil, 422, []string{"title"}},
 		{"unknown field", "POST", "/api/v1/tasks", map[string]any{"title": "x", "titel": "y"}, nil, 422, []string{"titel"}},
 		{"read-only field", "POST", "/api/v1/tasks", map[string]any{"title": "x", "version": 7}, nil, 422, []string{"version"}},
-		{"naive time", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00"}, nil, 422, []string{"due_date"}},
+		{"naive time", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": strings.TrimSuffix(due, "Z")}, nil, 422, []string{"due_date"}},
 		{"reminder without due date", "POST", "/api/v1/tasks", map[string]any{"title": "x", "reminder_offset": "1 hour"}, nil, 422, []string{"reminder_offset"}},
-		{"recurrence floods", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00Z", "recurrence_pattern": "FREQ=SECONDLY;INTERVAL=30"}, nil, 422, []string{"recurrence_pattern"}},
-		{"recurrence unknown part", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00Z", "recurrence_pattern": "FREQ=DAILY;BYDAYS=MO"}, nil, 422, []string{"recurrence_pattern"}},
+		{"recurrence floods", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": due, "recurrence_pattern": "FREQ=SECONDLY;INTERVAL=30"}, nil, 422, []string{"recurrence_pattern"}},
+		{"recurrence unknown part", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": due, "recurrence_pattern": "FREQ=DAILY;BYDAYS=MO"}, nil, 422, []string{"recurrence_pattern"}},
 		{"bad scope", "DELETE", path + "?scope=all", nil, nil, 400, []string{"scope"}},
 		{"scope=series on a plain task", "DELETE", path + "?scope=series", nil, nil, 422, []string{"id"}},
-		{"bad offset", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": "2026-12-01T17:00:00Z", "reminder_offset": "soon"}, nil, 422, []string{"reminder_offset"}},
+		{"bad offset", "POST", "/api/v1/tasks", map[string]any{"title": "x", "due_date": due, "reminder_offset": "soon"}, nil, 422, []string{"reminder_offset"}},
 		{"malformed json", "POST", "/api/v1/tasks", `{"title": "x"`, nil, 400, nil},
 		{"array body", "POST", "/api/v1/tasks", `[1]`, nil, 400, nil},
 		{"trailing data", "POST", "/api/v1/tasks", `{"title":"x"} {}`, nil, 400, nil},
@@ -425,10 +429,12 @@ func TestIdempotentCreate(t *testing.T) {
 func TestListThroughAPI(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	day0 := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 7)
+	split := day0.AddDate(0, 0, 4).Format(time.RFC3339)
 	for i := range 7 {
 		body := map[string]any{"title": fmt.Sprintf("task %d", i), "priority": []string{"low", "high"}[i%2], "tags": []string{"t" + fmt.Sprint(i%3)}}
 		if i%3 == 0 {
-			body["due_date"] = time.Date(2026, 12, 1+i, 9, 0, 0, 0, time.UTC).Format(time.RFC3339)
+			body["due_date"] = day0.AddDate(0, 0, i).Add(9 * time.Hour).Format(time.RFC3339)
 		}
 		tk := h.create(t, "alice", body)
 		if i == 6 {
@@ -470,7 +476,7 @@ func TestListThroughAPI(t *testing.T) {
 	}
 	for query, want := range map[string]int{
 		"status=open": 6, "status=completed": 1, "priority=high": 3, "priority=high,low": 7, "tag=t0": 3,
-		"tag=T1&tag=t0": 0, "due_before=2026-12-05T00:00:00Z": 2, "due_after=2026-12-05T00:00:00Z": 1,
+		"tag=T1&tag=t0": 0, "due_before=" + split: 2, "due_after=" + split: 1,
 		"q=TASK%206": 1, "q=bob": 0, "sort=due_date": 7,
 	} {
 		if got := count(query); got != want {
