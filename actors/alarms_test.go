@@ -49,11 +49,11 @@ func TestRemindersFireOnceAndFollowTheTask(t *testing.T) {
 	fireAt := due.Add(-10*time.Minute + time.Second)
 	e.setClock(fireAt)
 	for range 3 {
-		e.placed(id).ReminderCall(name, nil, "", "")
+		e.placed(id).Remind(context.Background(), name, nil)
 	}
 	// A different activation of the same actor (a move to another host)
 	// receiving the delivery again publishes nothing either.
-	e.actor(id).ReminderCall(name, nil, "", "")
+	e.actor(id).Remind(context.Background(), name, nil)
 	fired := e.eventsOf(task.EventReminderTriggered)
 	if len(fired) != 1 || fired[0].Reminder.ReminderID != rem || fired[0].Reminder.LateMS != 1000 ||
 		!fired[0].Reminder.ScheduledAt.Equal(due.Add(-10*time.Minute)) || *fired[0].Task.ReminderStatus != "sent" {
@@ -84,7 +84,7 @@ func TestRemindersFireOnceAndFollowTheTask(t *testing.T) {
 		t.Fatal("completing left the reminder armed")
 	}
 	e.setClock(later)
-	e.placed(id).ReminderCall(name, nil, "", "") // a late delivery of a cancelled reminder
+	e.placed(id).Remind(context.Background(), name, nil) // a late delivery of a cancelled reminder
 	if n := len(e.eventsOf(task.EventReminderTriggered)); n != 1 {
 		t.Fatalf("%d reminder events after completing", n)
 	}
@@ -95,8 +95,8 @@ func TestRemindersFireOnceAndFollowTheTask(t *testing.T) {
 		t.Fatal("reopening did not re-arm the overdue notice")
 	}
 	e.setClock(later.Add(time.Second))
-	e.placed(id).ReminderCall("reminder:"+task.OverdueID(id).String(), nil, "", "")
-	e.placed(id).ReminderCall("reminder:"+task.OverdueID(id).String(), nil, "", "")
+	e.placed(id).Remind(context.Background(), "reminder:"+task.OverdueID(id).String(), nil)
+	e.placed(id).Remind(context.Background(), "reminder:"+task.OverdueID(id).String(), nil)
 	if over := e.eventsOf(task.EventOverdue); len(over) != 1 || over[0].Reminder.ReminderType != "overdue" {
 		t.Fatalf("overdue events %+v", over)
 	}

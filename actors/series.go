@@ -329,11 +329,10 @@ func (a *TaskActor) sendNotice(ctx context.Context, series uuid.UUID, notice Com
 	return err
 }
 
-// ReminderCall receives this actor's Dapr reminders. It cannot report
-// failure: a tick that fails is re-fired by the reminder's period.
-func (a *TaskActor) ReminderCall(name string, data []byte, _ string, _ string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+// Remind receives this actor's Dapr reminders (actorhost.Actor). Work
+// that fails is retried by the reminder's period, not by Dapr: a reminder
+// callback has no failure policy for app errors.
+func (a *TaskActor) Remind(ctx context.Context, name string, data []byte) {
 	_, _ = a.call(ctx, "reminder_"+name, func(now time.Time) (*Reply, error) {
 		id, err := a.taskID()
 		if err != nil {

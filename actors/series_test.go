@@ -36,7 +36,7 @@ func (e *env) createSeries(t *testing.T, d task.Draft) task.Task {
 
 // fire delivers the series reminder as Dapr would (again, if it is a
 // duplicate delivery).
-func (e *env) fire(series uuid.UUID) { e.placed(series).ReminderCall("series", nil, "", "") }
+func (e *env) fire(series uuid.UUID) { e.placed(series).Remind(context.Background(), "series", nil) }
 
 func occurrences(ts []task.Task) []time.Time {
 	var out []time.Time

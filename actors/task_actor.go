@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dapr/go-sdk/actor"
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
 
+	"github.com/taskflow/taskflow/internal/actorhost"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -62,7 +62,7 @@ type SeriesConfig struct {
 	MissedPolicy string
 	CatchUpMax   int
 	// RetryPeriod is the period of the series reminder: it re-fires after a
-	// tick that failed (ReminderCall cannot report failure).
+	// tick that failed (a reminder callback's failure is not retried by Dapr).
 	RetryPeriod time.Duration
 }
 
@@ -83,10 +83,10 @@ type Deps struct {
 }
 
 // TaskActor is the Dapr actor for one task. Its exported methods are the
-// actor's methods; Dapr serialises calls to one actor id, and a mutex makes
-// that explicit inside the process.
+// actor's methods (Invoke dispatches to them); Dapr serialises calls to one
+// actor id, and a mutex makes that explicit inside the process.
 type TaskActor struct {
-	actor.ServerImplBaseCtx
+	id   string
 	deps *Deps
 
 	mu     sync.Mutex
@@ -95,13 +95,14 @@ type TaskActor struct {
 	alarms []task.Alarm // the task's reminder_schedule rows
 }
 
-// Factory returns the actor factory to register with the Dapr service.
-func Factory(deps *Deps) actor.FactoryContext {
-	return func() actor.ServerContext { return &TaskActor{deps: deps} }
+// Factory returns the function that activates a TaskActor for the actor
+// host.
+func Factory(deps *Deps) actorhost.Factory {
+	return func(id string) actorhost.Actor { return &TaskActor{id: id, deps: deps} }
 }
 
-// Type implements actor.ServerContext.
-func (a *TaskActor) Type() string { return TaskActorType }
+// ID returns the actor id (the task id).
+func (a *TaskActor) ID() string { return a.id }
 
 // Create creates the task. The actor id must be a new task id.
 func (a *TaskActor) Create(ctx context.Context, req *CreateRequest) (*Reply, error) {

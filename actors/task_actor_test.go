@@ -217,9 +217,7 @@ func (e *env) setClock(t time.Time) {
 
 // actor returns a fresh activation (not the one peers reach).
 func (e *env) actor(id uuid.UUID) *actors.TaskActor {
-	a := actors.Factory(e.deps)().(*actors.TaskActor)
-	a.SetID(id.String())
-	return a
+	return actors.Factory(e.deps)(id.String()).(*actors.TaskActor)
 }
 
 // placed returns the one activation of id that peers reach, as Dapr
@@ -229,8 +227,7 @@ func (e *env) placed(id uuid.UUID) *actors.TaskActor {
 	defer e.mu.Unlock()
 	a, ok := e.actors[id]
 	if !ok {
-		a = actors.Factory(e.deps)().(*actors.TaskActor)
-		a.SetID(id.String())
+		a = actors.Factory(e.deps)(id.String()).(*actors.TaskActor)
 		e.actors[id] = a
 	}
 	return a
@@ -422,8 +419,7 @@ func TestTaskActorIdempotentCreate(t *testing.T) {
 func TestTaskActorRejectsBadID(t *testing.T) {
 	t.Parallel()
 	e := newEnv()
-	a := actors.Factory(e.deps)().(*actors.TaskActor)
-	a.SetID("not-a-uuid")
+	a := actors.Factory(e.deps)("not-a-uuid").(*actors.TaskActor)
 	r, err := a.Create(context.Background(), &actors.CreateRequest{Request: actors.Request{UserID: "u"}, Draft: task.Draft{Title: "x"}})
 	wantErr(t, r, err, task.ErrNotFound)
 }

@@ -39,58 +39,15 @@ type localActors struct {
 func (l *localActors) InvokeActor(ctx context.Context, req *dapr.InvokeActorRequest) (*dapr.InvokeActorResponse, error) {
 	l.mu.Lock()
 	a, ok := l.actors[req.ActorID]
-
 	if !ok {
-		a = actors.Factory(l.deps)().(*actors.TaskActor)
-		a.SetID(req.ActorID)
+		a = actors.Factory(l.deps)(req.ActorID).(*actors.TaskActor)
 		l.actors[req.ActorID] = a
 	}
 	l.mu.Unlock()
-	var (
-		reply *actors.Reply
-		err   error
-	)
-	switch req.Method {
-	case "Create":
-		var in actors.CreateRequest
-		_ = json.Unmarshal(req.Data, &in)
-		reply, err = a.Create(ctx, &in)
-	case "Update":
-		var in actors.UpdateRequest
-		_ = json.Unmarshal(req.Data, &in)
-		reply, err = a.Update(ctx, &in)
-	case "CreateInstance":
-		var in actors.InstanceRequest
-		_ = json.Unmarshal(req.Data, &in)
-		reply, err = a.CreateInstance(ctx, &in)
-	case "Snooze":
-		var in actors.SnoozeRequest
-		_ = json.Unmarshal(req.Data, &in)
-		reply, err = a.Snooze(ctx, &in)
-	case "StartSeriesOperation":
-		var in actors.OperationRequest
-		_ = json.Unmarshal(req.Data, &in)
-		reply, err = a.StartSeriesOperation(ctx, &in)
-	default:
-		var in actors.Request
-		_ = json.Unmarshal(req.Data, &in)
-		switch req.Method {
-		case "Get":
-			reply, err = a.Get(ctx, &in)
-		case "Complete":
-			reply, err = a.Complete(ctx, &in)
-		case "Uncomplete":
-			reply, err = a.Uncomplete(ctx, &in)
-		case "Delete":
-			reply, err = a.Delete(ctx, &in)
-		default:
-			return nil, fmt.Errorf("no method %s", req.Method)
-		}
-	}
+	b, err := a.Invoke(ctx, req.Method, req.Data)
 	if err != nil {
 		return nil, err
 	}
-	b, _ := json.Marshal(reply)
 	return &dapr.InvokeActorResponse{Data: b}, nil
 }
 

@@ -40,13 +40,16 @@ func TestRepoRunFile(t *testing.T) {
 	root, _ := filepath.Abs("..")
 	type ports struct{ app, http, grpc, metrics int }
 	want := []struct {
-		id    string
-		ports ports
+		id       string
+		ports    ports
+		protocol string
 	}{
-		{"actors", ports{8083, 3501, 50011, 9191}},
-		{"api", ports{8080, 3500, 50001, 9190}},
-		{"notifier", ports{8081, 3502, 50021, 9192}},
-		{"auditor", ports{8082, 3503, 50031, 9193}},
+		// The actors app takes actor calls over its stream to the sidecar,
+		// which needs a gRPC app channel.
+		{"actors", ports{8083, 3501, 50011, 9191}, "grpc"},
+		{"api", ports{8080, 3500, 50001, 9190}, "http"},
+		{"notifier", ports{8081, 3502, 50021, 9192}, "http"},
+		{"auditor", ports{8082, 3503, 50031, 9193}, "http"},
 	}
 	if len(rf.Apps) != len(want) {
 		t.Fatalf("got %d apps, want %d", len(rf.Apps), len(want))
@@ -68,7 +71,7 @@ func TestRepoRunFile(t *testing.T) {
 			a.ConfigFilePath != filepath.Join(root, "components", "config.yaml") ||
 			a.PlacementHostAddress != "localhost:50005" || a.SchedulerHostAddress != "localhost:50006" ||
 			!a.EnableAppHealthCheck || a.AppHealthCheckPath != "/health/ready" || a.AppHealthProbeInterval != 5 ||
-			a.AppProtocol != "http" || a.LogLevel != "info" || a.DaprdLogDestination != LogToFile {
+			a.AppProtocol != w.protocol || a.LogLevel != "info" || a.DaprdLogDestination != LogToFile {
 			t.Errorf("%s lacks common settings: %+v", a.AppID, a)
 		}
 	}

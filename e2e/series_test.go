@@ -134,17 +134,34 @@ func TestDuplicateReminderDeliveryCreatesNothingTwice(t *testing.T) {
 	}).task(t)
 	got := alice.waitInstances(s.ID, 2)
 
+	// Deliver the series' tick three more times, through Dapr: each time a
+	// one-shot reminder of the same name fires at once (the actors app
+	// exposes no actor endpoint of its own to call).
+	reminderURL := e.stack.App("actors").DaprURL + "/v1.0/actors/TaskActor/" + s.ID.String() + "/reminders/series"
+	ticks := func() float64 {
+		return metricValue(t, e.stack.App("actors").URL+"/metrics", `taskflow_actor_call_seconds_count{method="reminder_series",outcome="ok"}`)
+	}
 	for range 3 {
-		body, _ := json.Marshal(map[string]any{"data": nil, "dueTime": "", "period": ""})
-		req, _ := http.NewRequest("PUT", e.stack.App("actors").URL+"/actors/TaskActor/"+s.ID.String()+"/method/remind/series", bytes.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
+		before := ticks()
+		body, _ := json.Marshal(map[string]any{"dueTime": "0s"})
+		resp, err := http.Post(reminderURL, "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("redelivery: %d", resp.StatusCode)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("register reminder: %d", resp.StatusCode)
 		}
+		// A one-shot reminder is gone once it has fired, and the series
+		// actor has handled one more tick.
+		eventually(t, 10*time.Second, "the redelivered tick to fire", func() bool {
+			resp, err := http.Get(reminderURL)
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode/100 != 2 && ticks() > before
+		})
 	}
 	if n := len(created(alice.occurrences(s.ID, "limit=10"))); n != 2 {
 		t.Fatalf("%d instances after redelivery, want 2", n)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskflow/taskflow/actors"
+	"github.com/taskflow/taskflow/internal/actorhost"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/operations"
 	"github.com/taskflow/taskflow/outbox"
@@ -33,7 +35,7 @@ type config struct {
 	LogLevel     string
 	PprofAddr    string
 	PubSub       string
-	Runtime      actors.RuntimeConfig
+	Host         actorhost.Config
 	Outbox       outbox.Config
 	Limits       task.Limits
 	Series       actors.SeriesConfig
@@ -50,7 +52,8 @@ func loadConfig(env *platform.Env) (config, error) {
 		LogLevel:     env.String("LOG_LEVEL", "info"),
 		PprofAddr:    env.String("PPROF_ADDR", ""),
 		PubSub:       env.String("PUBSUB_NAME", "taskflow-pubsub"),
-		Runtime: actors.RuntimeConfig{
+		Host: actorhost.Config{
+			ActorType:           actors.TaskActorType,
 			IdleTimeout:         env.Duration("ACTOR_IDLE_TIMEOUT", 10*time.Minute, time.Second),
 			DrainOngoingTimeout: env.Duration("ACTOR_DRAIN_TIMEOUT", 30*time.Second, time.Second),
 		},
@@ -135,15 +138,36 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Workflows: runner,
 		Series:    cfg.Series,
 	}
-	checks := platform.Checks{"postgres": platform.DatabaseCheck(pool), "dapr": platform.SidecarCheck(cfg.DaprHTTPPort)}
-	svc := actors.NewService(":"+strconv.Itoa(cfg.Port), deps, cfg.Runtime, map[string]http.Handler{
-		"/health/live":  platform.LiveHandler(),
-		"/health/ready": platform.ReadyHandler(checks),
-		"/metrics":      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-	})
+	host, err := actorhost.New(cfg.Host, client.GrpcClientConn(), actors.Factory(deps), reg, logger)
+	if err != nil {
+		return err
+	}
+	// The sidecar's app channel is gRPC (actor calls come over the host's
+	// stream); its health checks ask whether the database answers. The
+	// readiness probe also wants the sidecar and the stream registered.
+	dbCheck := platform.DatabaseCheck(pool)
+	appServer := actorhost.NewAppServer(dbCheck)
+	checks := platform.Checks{"postgres": dbCheck, "dapr": platform.SidecarCheck(cfg.DaprHTTPPort),
+		"actor_stream": func(context.Context) error {
+			if !host.Ready() {
+				return errors.New("actor callback stream not registered with the sidecar")
+			}
+			return nil
+		}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /health/live", platform.LiveHandler())
+	mux.Handle("GET /health/ready", platform.ReadyHandler(checks))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: actorhost.WithGRPC(appServer, mux), ReadHeaderTimeout: 10 * time.Second}
+	actorhost.EnableH2C(srv)
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return err
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return host.Run(gctx) })
 	g.Go(func() error {
 		// The worker keeps a stream open to the sidecar and runs workflow and
 		// activity work items until gctx is done.
@@ -155,15 +179,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	})
 	g.Go(func() error {
 		logger.InfoContext(gctx, "actors app listening", "port", cfg.Port)
-		if err := svc.Start(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		// Stop taking actor calls; the SDK waits up to 5 s for calls in flight.
-		return svc.GracefulStop()
+		return platform.ServeHTTP(gctx, srv, ln, 20*time.Second)
 	})
 	return g.Wait()
 }
