@@ -14,6 +14,37 @@ import (
 
 const alarmColumns = `reminder_id, task_id, user_id, reminder_type, offset_spec, scheduled_for, trigger_at, status, fired_at`
 
+// alarmsInsert returns a CTE (", alarms AS (...)") upserting alarms if
+// the write CTE src wrote its row, appending its parameters to args; ""
+// when there are no alarms. A refused write leaves no rows behind.
+func alarmsInsert(args *[]any, alarms []task.Alarm, src string) string {
+	if len(alarms) == 0 {
+		return ""
+	}
+	var (
+		ids, taskIDs       = make([]pgtype.UUID, len(alarms)), make([]pgtype.UUID, len(alarms))
+		users, types, stat = make([]string, len(alarms)), make([]string, len(alarms)), make([]string, len(alarms))
+		offsets            = make([]*string, len(alarms))
+		scheduled, trigger = make([]time.Time, len(alarms)), make([]time.Time, len(alarms))
+		fired              = make([]*time.Time, len(alarms))
+	)
+	for i, a := range alarms {
+		ids[i], taskIDs[i], users[i], types[i], stat[i] = pgUUID(a.ID), pgUUID(a.TaskID), a.UserID, a.Type, a.Status
+		offsets[i], scheduled[i], trigger[i], fired[i] = a.Offset, a.ScheduledFor, a.TriggerAt, a.FiredAt
+	}
+	n := len(*args)
+	*args = append(*args, ids, taskIDs, users, types, offsets, scheduled, trigger, stat, fired)
+	return fmt.Sprintf(`, alarms AS (
+		INSERT INTO reminder_schedule (`+alarmColumns+`, created_at, updated_at)
+		SELECT a.*, now(), now()
+		FROM unnest($%d::uuid[], $%d::uuid[], $%d::text[], $%d::text[], $%d::text[], $%d::timestamptz[], $%d::timestamptz[], $%d::text[], $%d::timestamptz[])
+			AS a(reminder_id, task_id, user_id, reminder_type, offset_spec, scheduled_for, trigger_at, status, fired_at)
+		WHERE EXISTS (SELECT 1 FROM %s)
+		ON CONFLICT (reminder_id) DO UPDATE SET offset_spec = EXCLUDED.offset_spec, scheduled_for = EXCLUDED.scheduled_for,
+			trigger_at = EXCLUDED.trigger_at, status = EXCLUDED.status, fired_at = EXCLUDED.fired_at, updated_at = now())`,
+		n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, src)
+}
+
 // saveAlarms upserts reminder_schedule rows.
 func saveAlarms(ctx context.Context, tx pgx.Tx, alarms []task.Alarm) error {
 	batch := &pgx.Batch{}

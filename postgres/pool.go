@@ -20,8 +20,10 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/taskflow?sslmode=disable"
 
 // Open connects a pool to databaseURL and checks that the server answers.
 // Pool settings in the URL (pool_max_conns, ...) win over the defaults set
-// here: maxConns (when > 0) and a short health-check period.
-func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
+// here: maxConns (when > 0) and a short health-check period. appName is
+// the connections' application_name (what pg_stat_activity shows) unless
+// the URL sets one.
+func Open(ctx context.Context, databaseURL, appName string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
@@ -35,6 +37,9 @@ func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Poo
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set && appName != "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)

@@ -30,11 +30,34 @@ import (
 //
 // Tasks is safe for concurrent use.
 type Tasks struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	writes *groupCommit
 }
 
-// NewTasks returns a Tasks on pool.
-func NewTasks(pool *pgxpool.Pool) *Tasks { return &Tasks{pool: pool} }
+// TasksConfig tunes how task writes share transactions (group commit).
+// Zero values take the defaults.
+type TasksConfig struct {
+	// WriteConcurrency is how many write transactions run at once (4).
+	// Fewer means bigger batches: less PostgreSQL CPU per write, but a
+	// write may wait for the batch ahead of it.
+	WriteConcurrency int
+	// WriteBatch is the most writes one transaction takes (64).
+	WriteBatch int
+}
+
+// NewTasks returns a Tasks on pool with the default TasksConfig.
+func NewTasks(pool *pgxpool.Pool) *Tasks { return NewTasksConfig(pool, TasksConfig{}) }
+
+// NewTasksConfig returns a Tasks on pool.
+func NewTasksConfig(pool *pgxpool.Pool, cfg TasksConfig) *Tasks {
+	if cfg.WriteConcurrency <= 0 {
+		cfg.WriteConcurrency = 4
+	}
+	if cfg.WriteBatch <= 0 {
+		cfg.WriteBatch = 64
+	}
+	return &Tasks{pool: pool, writes: newGroupCommit(pool, cfg.WriteConcurrency, cfg.WriteBatch)}
+}
 
 const taskColumns = `id, user_id, title, description, completed, completed_at, priority, tags,
 	created_at, updated_at, version, due_date, recurrence_pattern, recurrence_end_date,
@@ -166,7 +189,7 @@ func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *ta
 	if idem == nil {
 		sql = `WITH ins AS (
 			INSERT INTO tasks (` + taskColumns + `) VALUES (` + values + `)
-			ON CONFLICT (id) DO NOTHING RETURNING id)
+			ON CONFLICT (id) DO NOTHING RETURNING id)` + alarmsInsert(&args, x.Alarms, "ins") + `
 			` + fmt.Sprintf(outboxInsert, "ins")
 	} else {
 		response, err := json.Marshal(t)
@@ -182,10 +205,10 @@ func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *ta
 		ins AS (
 			INSERT INTO tasks (`+taskColumns+`)
 			SELECT `+values+` FROM idem
-			ON CONFLICT (id) DO NOTHING RETURNING id)
-			`, n, n+1, n+2) + fmt.Sprintf(outboxInsert, "ins")
+			ON CONFLICT (id) DO NOTHING RETURNING id)`, n, n+1, n+2) + alarmsInsert(&args, x.Alarms, "ins") + `
+			` + fmt.Sprintf(outboxInsert, "ins")
 	}
-	tag, err := s.exec(ctx, sql, args, x.Alarms)
+	tag, err := s.writes.exec(ctx, sql, args)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "uniq_recurring_instance" {
 		return nil, fmt.Errorf("insert task %s: %w", t.ID, task.ErrDuplicateInstance)
@@ -253,9 +276,9 @@ func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, e
 			recurrence_end_date = $18, parent_recurring_task_id = $19, occurrence_date = $20,
 			reminder_offset = $21, reminder_status = $22, timezone = $23, recurrence_mode = $24, reminders = $25
 		WHERE id = $5 AND user_id = $6 AND version = $26 AND created_at = $13
-		RETURNING id)` + itemInsert(&args, x.Item, "upd") + `
+		RETURNING id)` + itemInsert(&args, x.Item, "upd") + alarmsInsert(&args, x.Alarms, "upd") + `
 		` + fmt.Sprintf(outboxInsert, "upd")
-	tag, err := s.exec(ctx, sql, args, x.Alarms)
+	tag, err := s.writes.exec(ctx, sql, args)
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", next.ID, err)
 	}
@@ -275,9 +298,9 @@ func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev 
 	}
 	args = append(args, pgUUID(id), prevVersion) // $5, $6
 	sql := `WITH del AS (DELETE FROM tasks WHERE id = $5 AND version = $6 RETURNING id)` +
-		itemInsert(&args, x.Item, "del") + `
+		itemInsert(&args, x.Item, "del") + alarmsInsert(&args, x.Alarms, "del") + `
 		` + fmt.Sprintf(outboxInsert, "del")
-	tag, err := s.exec(ctx, sql, args, x.Alarms)
+	tag, err := s.writes.exec(ctx, sql, args)
 	if err != nil {
 		return fmt.Errorf("delete task %s: %w", id, err)
 	}
@@ -287,23 +310,8 @@ func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev 
 	return nil
 }
 
-// exec runs a write statement; with alarms, in one transaction with the
-// reminder_schedule rows (only when the statement wrote its row: a refused
-// write must not leave rows behind).
-func (s *Tasks) exec(ctx context.Context, sql string, args []any, alarms []task.Alarm) (pgconn.CommandTag, error) {
-	if len(alarms) == 0 {
-		return s.pool.Exec(ctx, sql, args...)
-	}
-	var tag pgconn.CommandTag
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		if tag, err = tx.Exec(ctx, sql, args...); err != nil || tag.RowsAffected() != 1 {
-			return err
-		}
-		return saveAlarms(ctx, tx, alarms)
-	})
-	return tag, err
-}
+// WriteStats reports how the task writes shared transactions so far.
+func (s *Tasks) WriteStats() WriteStats { return s.writes.stats() }
 
 // Get returns the task with id, whoever owns it.
 func (s *Tasks) Get(ctx context.Context, id uuid.UUID) (task.Task, error) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dapr/durabletask-go/workflow"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
@@ -32,6 +33,7 @@ type config struct {
 	DaprGRPCPort int
 	DatabaseURL  string
 	DBMaxConns   int
+	Writes       postgres.TasksConfig
 	LogLevel     string
 	PprofAddr    string
 	PubSub       string
@@ -49,9 +51,13 @@ func loadConfig(env *platform.Env) (config, error) {
 		DaprGRPCPort: env.Port("DAPR_GRPC_PORT", 50011),
 		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
 		DBMaxConns:   env.Int("DB_MAX_CONNS", 32, 1, 1000),
-		LogLevel:     env.String("LOG_LEVEL", "info"),
-		PprofAddr:    env.String("PPROF_ADDR", ""),
-		PubSub:       env.String("PUBSUB_NAME", "taskflow-pubsub"),
+		Writes: postgres.TasksConfig{
+			WriteConcurrency: env.Int("DB_WRITE_CONCURRENCY", 4, 1, 1000),
+			WriteBatch:       env.Int("DB_WRITE_BATCH", 64, 1, 10_000),
+		},
+		LogLevel:  env.String("LOG_LEVEL", "info"),
+		PprofAddr: env.String("PPROF_ADDR", ""),
+		PubSub:    env.String("PUBSUB_NAME", "taskflow-pubsub"),
 		Host: actorhost.Config{
 			ActorType:           actors.TaskActorType,
 			IdleTimeout:         env.Duration("ACTOR_IDLE_TIMEOUT", 10*time.Minute, time.Second),
@@ -94,7 +100,7 @@ func main() {
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	platform.ServePprof(ctx, cfg.PprofAddr, logger)
-	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns), logger)
+	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-actors", int32(cfg.DBMaxConns), logger)
 	if err != nil {
 		return err
 	}
@@ -118,7 +124,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store := postgres.NewTasks(pool)
+	store := postgres.NewTasksConfig(pool, cfg.Writes)
+	if err := registerWriteStats(reg, store); err != nil {
+		return err
+	}
 	peers := actors.NewClient(client)
 	wf := workflow.NewClient(client.GrpcClientConn())
 	runner := operations.NewRunner(cfg.Operations, peers, store, postgres.NewOperations(pool), wf, logger)
@@ -182,4 +191,24 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return platform.ServeHTTP(gctx, srv, ln, 20*time.Second)
 	})
 	return g.Wait()
+}
+
+// registerWriteStats exports how task writes share transactions.
+func registerWriteStats(reg prometheus.Registerer, store *postgres.Tasks) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "taskflow_db_task_writes_total",
+			Help: "Task writes (each a statement with its outbox event)."},
+			func() float64 { return float64(store.WriteStats().Statements) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "taskflow_db_write_transactions_total",
+			Help: "Transactions the task writes shared (group commit)."},
+			func() float64 { return float64(store.WriteStats().Transactions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "taskflow_db_task_writes_retried_total",
+			Help: "Task writes run again on their own after their shared transaction failed."},
+			func() float64 { return float64(store.WriteStats().Retried) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

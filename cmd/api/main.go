@@ -61,7 +61,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	defer verifier.Close()
-	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns), logger)
+	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-api", int32(cfg.DBMaxConns), logger)
 	if err != nil {
 		return err
 	}

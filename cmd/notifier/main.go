@@ -67,7 +67,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	defer verifier.Close()
-	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, 8, logger)
+	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-notifier", 8, logger)
 	if err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func migrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := postgres.EnsureDatabase(ctx, url); err != nil {
 		return err
 	}
-	pool, err := postgres.Open(ctx, url, 2)
+	pool, err := postgres.Open(ctx, url, "taskflow-cli", 2)
 	if err != nil {
 		return err
 	}
