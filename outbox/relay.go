@@ -1,8 +1,8 @@
 // Package outbox publishes the events that task writes commit into the
 // outbox table. One relay in the cluster is active at a time (it holds a
 // PostgreSQL advisory lock); it publishes unsent rows in id order, so the
-// events of one task reach the topic in version order, and marks them sent.
-// Publishing is at least once: a crash between publish and mark re-publishes
+// events of one task reach the topic in version order, and deletes them.
+// Publishing is at least once: a crash between publishing and deleting re-publishes
 // on restart, and consumers drop duplicates by event_id.
 package outbox
 
@@ -30,7 +30,7 @@ type Publisher interface {
 // Store is what the relay needs from the database.
 type Store interface {
 	TryLease(ctx context.Context) (*postgres.Lease, bool, error)
-	Purge(ctx context.Context, sentBefore, keysBefore time.Time) (int64, error)
+	Purge(ctx context.Context, keysBefore time.Time) (int64, error)
 }
 
 // Config tunes the relay. The zero value of a field means its default.
@@ -38,7 +38,6 @@ type Config struct {
 	BatchSize      int           // messages per publish; default 500
 	PollInterval   time.Duration // idle poll for rows committed by other replicas; default 100ms
 	LeaseRetry     time.Duration // how often a standby relay tries to take over; default 2s
-	Retention      time.Duration // how long sent rows are kept; default 1h
 	IdempotencyTTL time.Duration // how long Idempotency-Keys replay; default 24h
 	PurgeInterval  time.Duration // default 1m
 	// CrashBeforePublish makes the process exit after fetching a batch and
@@ -57,7 +56,6 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.PollInterval, 100*time.Millisecond)
 	def(&c.LeaseRetry, 2*time.Second)
-	def(&c.Retention, time.Hour)
 	def(&c.IdempotencyTTL, 24*time.Hour)
 	def(&c.PurgeInterval, time.Minute)
 	return c
@@ -70,7 +68,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("outbox batch size %d: must be between 1 and 10000", c.BatchSize))
 	}
 	for name, d := range map[string]time.Duration{"poll interval": c.PollInterval, "lease retry": c.LeaseRetry,
-		"retention": c.Retention, "idempotency TTL": c.IdempotencyTTL, "purge interval": c.PurgeInterval} {
+		"idempotency TTL": c.IdempotencyTTL, "purge interval": c.PurgeInterval} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("outbox %s %v: must not be negative", name, d))
 		}
@@ -189,7 +187,7 @@ func (r *Relay) lead(ctx context.Context, lease *postgres.Lease) error {
 		}
 		// Mark even if ctx was cancelled meanwhile: those events are out.
 		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		merr := lease.MarkSent(markCtx, sent)
+		merr := lease.DeleteSent(markCtx, sent)
 		cancel()
 		if merr != nil {
 			return merr
@@ -217,11 +215,11 @@ func (r *Relay) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			now := time.Now()
-			n, err := r.store.Purge(ctx, now.Add(-r.cfg.Retention), now.Add(-r.cfg.IdempotencyTTL))
+			n, err := r.store.Purge(ctx, now.Add(-r.cfg.IdempotencyTTL))
 			if err != nil && ctx.Err() == nil {
-				r.log.WarnContext(ctx, "purging sent outbox rows failed", "error", err)
+				r.log.WarnContext(ctx, "purging expired idempotency keys failed", "error", err)
 			} else if n > 0 {
-				r.log.DebugContext(ctx, "purged outbox rows and idempotency keys", "rows", n)
+				r.log.DebugContext(ctx, "purged expired idempotency keys", "rows", n)
 			}
 		}
 	}

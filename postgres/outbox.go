@@ -21,7 +21,8 @@ type Outbox struct {
 // NewOutbox returns an Outbox on pool.
 func NewOutbox(pool *pgxpool.Pool) *Outbox { return &Outbox{pool: pool} }
 
-// Message is one unsent outbox row.
+// Message is one outbox row: an event not yet published (rows are deleted
+// once published).
 type Message struct {
 	ID        int64
 	EventID   uuid.UUID
@@ -57,10 +58,10 @@ func (o *Outbox) TryLease(ctx context.Context) (*Lease, bool, error) {
 	return &Lease{conn: conn}, true, nil
 }
 
-// Fetch returns up to limit unsent messages in commit-safe id order.
+// Fetch returns up to limit messages in id order.
 func (l *Lease) Fetch(ctx context.Context, limit int) ([]Message, error) {
 	rows, err := l.conn.Query(ctx, `SELECT id, event_id, task_id, topic, payload::text, created_at FROM outbox
-		WHERE sent_at IS NULL ORDER BY id LIMIT $1`, limit)
+		ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("fetch outbox: %w", err)
 	}
@@ -77,13 +78,15 @@ func (l *Lease) Fetch(ctx context.Context, limit int) ([]Message, error) {
 	return msgs, nil
 }
 
-// MarkSent records that the messages with ids were published.
-func (l *Lease) MarkSent(ctx context.Context, ids []int64) error {
+// DeleteSent removes the messages with ids: they were published. (Their
+// history is the audit log; an UPDATE marking them sent cost a new row
+// version, index entries and a later DELETE.)
+func (l *Lease) DeleteSent(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := l.conn.Exec(ctx, `UPDATE outbox SET sent_at = now() WHERE id = ANY($1) AND sent_at IS NULL`, ids); err != nil {
-		return fmt.Errorf("mark outbox sent: %w", err)
+	if _, err := l.conn.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("delete sent outbox rows: %w", err)
 	}
 	return nil
 }
@@ -106,7 +109,7 @@ func (l *Lease) Release() {
 // Stats reports the unsent backlog: how many rows and the age of the oldest.
 func (o *Outbox) Stats(ctx context.Context) (pending int64, oldest time.Duration, err error) {
 	var created *time.Time
-	err = o.pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL`).Scan(&pending, &created)
+	err = o.pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM outbox`).Scan(&pending, &created)
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox stats: %w", err)
 	}
@@ -116,30 +119,22 @@ func (o *Outbox) Stats(ctx context.Context) (pending int64, oldest time.Duration
 	return pending, oldest, nil
 }
 
-// Purge deletes sent outbox rows older than sentBefore and idempotency keys
-// created before keysBefore, in batches so that no statement runs long.
-func (o *Outbox) Purge(ctx context.Context, sentBefore, keysBefore time.Time) (int64, error) {
+// Purge deletes idempotency keys created before keysBefore, in batches so
+// that no statement runs long.
+func (o *Outbox) Purge(ctx context.Context, keysBefore time.Time) (int64, error) {
 	var total int64
-	for _, q := range []struct {
-		sql    string
-		before time.Time
-	}{
-		{`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at < $1 LIMIT 5000)`, sentBefore},
-		{`DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000)`, keysBefore},
-	} {
-		for {
-			tag, err := o.pool.Exec(ctx, q.sql, q.before)
-			if err != nil {
-				return total, fmt.Errorf("purge: %w", err)
-			}
-			total += tag.RowsAffected()
-			if tag.RowsAffected() < 5000 {
-				break
-			}
-			if err := ctx.Err(); err != nil {
-				return total, err
-			}
+	for {
+		tag, err := o.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE ctid IN
+			(SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000)`, keysBefore)
+		if err != nil {
+			return total, fmt.Errorf("purge: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 5000 {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
 		}
 	}
-	return total, nil
 }
