@@ -246,7 +246,7 @@ func (a *TaskActor) CreateInstance(ctx context.Context, req *InstanceRequest) (*
 		}
 		t.ReminderStatus = task.ReminderStatus(plan.Rows)
 		ev := task.NewEvent(task.EventCreated, t, nil, req.CorrelationID, now)
-		if err := a.arm(ctx, plan.Arm); err != nil {
+		if err := a.armBefore(ctx, id, nil, plan.Rows); err != nil {
 			return nil, err
 		}
 		if _, err := a.deps.Store.Insert(ctx, t, ev, nil, task.Extras{Alarms: plan.Rows}); err != nil {
@@ -342,8 +342,8 @@ func (a *TaskActor) Remind(ctx context.Context, name string, data []byte) {
 		if err != nil {
 			return nil, err
 		}
-		if alarm, ok := alarmFromReminder(name); ok {
-			return nil, a.fireAlarm(ctx, id, alarm, now)
+		if isAlarmReminder(name) {
+			return nil, a.fireDue(ctx, id, name, now)
 		}
 		switch name {
 		case reminderSeries:

@@ -68,7 +68,7 @@ func TestSeriesCreatesInstancesOnItsReminder(t *testing.T) {
 	if !ok || !r.due.Equal(t0.Add(28*time.Second)) || r.period != "30s" {
 		t.Fatalf("series reminder %+v armed=%v", r, ok)
 	}
-	if r, ok := e.reminders.get(got[0].ID, "reminder:"+got[0].Reminders[0].ID.String()); !ok || !r.due.Equal(t0.Add(-30*time.Second)) {
+	if r, ok := e.reminders.get(got[0].ID, "alarms"); !ok || !r.due.Equal(t0.Add(-30*time.Second)) {
 		t.Fatalf("instance reminder %+v armed=%v", r, ok)
 	}
 

@@ -121,7 +121,7 @@ func (a *TaskActor) Create(ctx context.Context, req *CreateRequest) (*Reply, err
 		}
 		t.ReminderStatus = task.ReminderStatus(plan.Rows)
 		ev := task.NewEvent(task.EventCreated, t, nil, req.CorrelationID, now)
-		if err := a.arm(ctx, plan.Arm); err != nil {
+		if err := a.armBefore(ctx, id, nil, plan.Rows); err != nil {
 			return nil, err
 		}
 		replay, err := a.deps.Store.Insert(ctx, t, ev, req.Idempotency, task.Extras{Alarms: plan.Rows})
@@ -200,9 +200,10 @@ func (a *TaskActor) remove(ctx context.Context, req Request, now time.Time, item
 		a.loaded = false
 		return nil, err
 	}
+	before := a.alarms
 	a.cur, a.alarms = nil, task.MergeAlarms(a.alarms, plan.Rows)
 	a.deps.Committed()
-	a.disarm(ctx, plan.Disarm)
+	a.armAfter(ctx, cur.ID, before, a.alarms)
 	if cur.IsSeries() {
 		a.stopSeries(ctx, cur, now)
 	}
@@ -249,7 +250,7 @@ func (a *TaskActor) change(ctx context.Context, req Request, now time.Time, past
 				changed = append(changed, "reminder_status")
 				slices.Sort(changed)
 			}
-			if err := a.arm(ctx, plan.Arm); err != nil {
+			if err := a.armBefore(ctx, cur.ID, a.alarms, merged); err != nil {
 				return nil, err
 			}
 			ev := task.NewEvent(typ, next, changed, req.CorrelationID, now)
@@ -263,9 +264,10 @@ func (a *TaskActor) change(ctx context.Context, req Request, now time.Time, past
 				a.loaded = false
 				return nil, err
 			}
+			before := a.alarms
 			a.cur, a.alarms = &next, merged
 			a.deps.Committed()
-			a.disarm(ctx, plan.Disarm)
+			a.armAfter(ctx, cur.ID, before, merged)
 			a.afterWrite(ctx, cur, next, now, req.CorrelationID)
 			return &Reply{Task: &next, Changed: true}, nil
 		}

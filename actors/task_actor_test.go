@@ -250,8 +250,9 @@ type reminder struct {
 }
 
 type fakeReminders struct {
-	mu    sync.Mutex
-	armed map[string]reminder // actor id + "/" + name
+	mu            sync.Mutex
+	armed         map[string]reminder // actor id + "/" + name
+	registrations int
 }
 
 func (f *fakeReminders) RegisterActorReminder(_ context.Context, r *dapr.RegisterActorReminderRequest) error {
@@ -262,6 +263,7 @@ func (f *fakeReminders) RegisterActorReminder(_ context.Context, r *dapr.Registe
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.armed[r.ActorID+"/"+r.Name] = reminder{due: due, period: r.Period, data: r.Data}
+	f.registrations++
 	return nil
 }
 
@@ -270,6 +272,12 @@ func (f *fakeReminders) UnregisterActorReminder(_ context.Context, r *dapr.Unreg
 	defer f.mu.Unlock()
 	delete(f.armed, r.ActorID+"/"+r.Name)
 	return nil
+}
+
+func (f *fakeReminders) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.registrations
 }
 
 func (f *fakeReminders) get(id uuid.UUID, name string) (reminder, bool) {

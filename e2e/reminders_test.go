@@ -60,28 +60,65 @@ func (e *env) barrier(t testing.TB, c *client, at time.Time) {
 	e.waitFirings(t, b.ID, task.EventReminderTriggered, 1)
 }
 
-// actorReminder asks the actors' sidecar whether a Dapr actor reminder exists.
-func (e *env) actorReminder(t testing.TB, taskID, reminderID uuid.UUID) bool {
+// alarmsReminder asks the actors' sidecar for the Dapr actor reminder that
+// fires a task's alarms, and returns whether it exists and when it is due.
+func (e *env) alarmsReminder(t testing.TB, taskID uuid.UUID) (exists bool, due time.Time) {
 	t.Helper()
-	url := fmt.Sprintf("%s/v1.0/actors/TaskActor/%s/reminders/reminder:%s", e.stack.App("actors").DaprURL, taskID, reminderID)
+	url := fmt.Sprintf("%s/v1.0/actors/TaskActor/%s/reminders/alarms", e.stack.App("actors").DaprURL, taskID)
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode == 200 && len(bytes.TrimSpace(b)) > 0 && string(bytes.TrimSpace(b)) != "null"
+	if b = bytes.TrimSpace(b); resp.StatusCode != 200 || len(b) == 0 || string(b) == "null" {
+		return false, time.Time{}
+	}
+	var r struct {
+		DueTime string `json:"dueTime"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("reminder %s: %v", b, err)
+	}
+	due, err = time.Parse(time.RFC3339Nano, r.DueTime)
+	if err != nil {
+		t.Fatalf("reminder due time %q: %v", r.DueTime, err)
+	}
+	return true, due
 }
 
 // agree checks that reminder_schedule and the Dapr actor reminders agree:
-// a pending row has its actor reminder, any other row has none.
+// a task with a pending row has its alarms reminder, due no later than its
+// earliest pending alarm (unless that one's time has passed: then it fires
+// at once); a task without one has none. A firing re-arms the reminder
+// just after its event commits, so this polls for a short while.
 func (e *env) agree(t testing.TB, c *client, ids ...uuid.UUID) {
 	t.Helper()
 	for _, id := range ids {
-		for _, a := range c.alarms(id) {
-			if exists := e.actorReminder(t, id, a.ReminderID); exists != (a.Status == "pending") {
-				t.Errorf("task %s reminder %s (%s, %s): actor reminder exists=%v", id, a.ReminderID, a.Type, a.Status, exists)
+		var problem string
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			problem = ""
+			var earliest *time.Time
+			for _, a := range c.alarms(id) {
+				if a.Status == "pending" && (earliest == nil || a.TriggerAt.Before(*earliest)) {
+					earliest = &a.TriggerAt
+				}
 			}
+			exists, due := e.alarmsReminder(t, id)
+			switch {
+			case exists != (earliest != nil):
+				problem = fmt.Sprintf("pending alarms: %v, alarms reminder exists: %v", earliest != nil, exists)
+			case exists && earliest.After(time.Now().Add(time.Second)) && due.After(*earliest):
+				problem = fmt.Sprintf("alarms reminder due %v, after the earliest pending alarm %v", due, *earliest)
+			}
+			if problem == "" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if problem != "" {
+			t.Errorf("task %s: %s", id, problem)
 		}
 	}
 }

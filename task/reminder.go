@@ -285,6 +285,19 @@ func ReminderStatus(rows []Alarm) *string {
 	return nil
 }
 
+// NextAlarm returns the earliest trigger time of the pending rows, if any:
+// when a task's alarm reminder must fire next.
+func NextAlarm(rows []Alarm) (time.Time, bool) {
+	var next time.Time
+	found := false
+	for _, r := range rows {
+		if r.Status == AlarmPending && (!found || r.TriggerAt.Before(next)) {
+			next, found = r.TriggerAt, true
+		}
+	}
+	return next, found
+}
+
 // MergeAlarms returns rows updated by changed (matched by id), new ones added.
 func MergeAlarms(rows, changed []Alarm) []Alarm {
 	out := slices.Clone(rows)
