@@ -96,6 +96,7 @@ type Notifier struct {
 }
 
 type metrics struct {
+	lag       prometheus.Histogram
 	received  *prometheus.CounterVec
 	streams   prometheus.Gauge
 	delivered *prometheus.CounterVec
@@ -114,6 +115,9 @@ func New(cfg Config, store Store, verifier Verifier, reg prometheus.Registerer, 
 		users:    map[string]map[*stream]struct{}{},
 		shutdown: make(chan struct{}),
 		m: metrics{
+			lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "taskflow_notifier_event_lag_seconds",
+				Help:    "Time from a change (its occurred_at) to its event being stored and queued on the streams.",
+				Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 			received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taskflow_notifier_events_received_total",
 				Help: "Task events received from the topic, by type."}, []string{"type"}),
 			streams: prometheus.NewGauge(prometheus.GaugeOpts{Name: "taskflow_notifier_streams",
@@ -128,7 +132,7 @@ func New(cfg Config, store Store, verifier Verifier, reg prometheus.Registerer, 
 				Help: "Stream requests refused, by reason."}, []string{"reason"}),
 		},
 	}
-	for _, c := range []prometheus.Collector{n.m.received, n.m.streams, n.m.delivered, n.m.dropped, n.m.replayed, n.m.rejected} {
+	for _, c := range []prometheus.Collector{n.m.lag, n.m.received, n.m.streams, n.m.delivered, n.m.dropped, n.m.replayed, n.m.rejected} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -153,9 +157,11 @@ func (n *Notifier) Handle(ctx context.Context, msgs []subscribe.Message) []subsc
 		}
 		return statuses
 	}
+	now := time.Now()
 	n.mu.Lock()
 	for i, nt := range batch {
 		n.m.received.WithLabelValues(nt.Type).Inc()
+		n.m.lag.Observe(now.Sub(nt.OccurredAt).Seconds())
 		for s := range n.users[nt.UserID] {
 			if s.push(nt) {
 				n.m.dropped.WithLabelValues("backlog").Inc()

@@ -92,6 +92,7 @@ type metrics struct {
 	failed    prometheus.Counter
 	batch     prometheus.Histogram
 	lag       prometheus.Histogram
+	publish   prometheus.Histogram
 	leader    prometheus.Gauge
 }
 
@@ -111,10 +112,12 @@ func New(cfg Config, store Store, pub Publisher, reg prometheus.Registerer, logg
 			failed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "taskflow_outbox_publish_failures_total", Help: "Outbox events whose publish failed (and will be retried)."}),
 			batch:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "taskflow_outbox_batch_size", Help: "Events per publish batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 11)}),
 			lag:       prometheus.NewHistogram(prometheus.HistogramOpts{Name: "taskflow_outbox_lag_seconds", Help: "Time from commit to publish.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
-			leader:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "taskflow_outbox_leader", Help: "1 while this replica's relay is the active one."}),
+			publish: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "taskflow_outbox_publish_seconds",
+				Help: "Duration of one publish call (a batch, through the sidecar, to the broker's acknowledgement).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+			leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "taskflow_outbox_leader", Help: "1 while this replica's relay is the active one."}),
 		},
 	}
-	for _, c := range []prometheus.Collector{r.metrics.published, r.metrics.failed, r.metrics.batch, r.metrics.lag, r.metrics.leader} {
+	for _, c := range []prometheus.Collector{r.metrics.published, r.metrics.failed, r.metrics.batch, r.metrics.lag, r.metrics.publish, r.metrics.leader} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register outbox metrics: %w", err)
 		}
@@ -174,7 +177,9 @@ func (r *Relay) lead(ctx context.Context, lease *postgres.Lease) error {
 			r.log.ErrorContext(ctx, "failpoint outbox-before-publish: exiting before publishing", "batch", len(msgs))
 			os.Exit(3)
 		}
+		start := time.Now()
 		failed, err := r.pub.Publish(ctx, msgs)
+		r.metrics.publish.Observe(time.Since(start).Seconds())
 		sent := make([]int64, 0, len(msgs))
 		if err == nil || len(failed) > 0 {
 			now := time.Now()

@@ -66,7 +66,6 @@ func loadConfig(env *platform.Env) (config, error) {
 		Outbox: outbox.Config{
 			BatchSize:    env.Int("OUTBOX_BATCH_SIZE", 500, 1, 10_000),
 			PollInterval: env.Duration("OUTBOX_POLL_INTERVAL", 100*time.Millisecond, time.Millisecond),
-			Retention:    env.Duration("OUTBOX_RETENTION", time.Hour, 0),
 		},
 	}
 	c.Limits = task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)}

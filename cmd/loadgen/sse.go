@@ -137,6 +137,7 @@ func (b *bench) sseLatency(ctx context.Context) error {
 		return fmt.Errorf("no event reached a stream: %w", err)
 	}
 
+	stages := b.stageMeter()
 	rate := b.o.sseRate
 	sent := map[string]time.Time{}
 	var smu sync.Mutex
@@ -191,6 +192,7 @@ func (b *bench) sseLatency(ctx context.Context) error {
 	offered := float64(len(sent)) / b.o.duration.Seconds()
 	fmt.Printf("   %d events at %.0f/s: p50 %v, p99 %v, %d never arrived, %d creates failed, %d not sent (stack behind)\n",
 		len(lat), offered, p50, p99, missing, failed.Load(), skipped.Load())
+	fmt.Printf("   means over the phase: %s\n", stages())
 	bareP99, _ := b.report.ref("actor_p99_ms")
 	b.report.add(row{ID: "P2", Figure: fmt.Sprintf("API 201 → task.created parsed by an EventSource-style client, %d creates/s offered", rate),
 		Target:    "p99 < 50 ms at 500 events/s",
@@ -287,4 +289,42 @@ func (b *bench) holdStreams(ctx context.Context) error {
 		return metric(notifier+"/metrics", "taskflow_notifier_streams") == 0, nil
 	})
 	return nil
+}
+
+// stageMeter snapshots the stages' histograms now and returns a function
+// that reports their means since.
+func (b *bench) stageMeter() func() string {
+	actors, notifier := b.stack.App("actors").URL+"/metrics", b.stack.App("notifier").URL+"/metrics"
+	type h struct{ url, name, label string }
+	hs := []h{
+		{actors, "taskflow_outbox_lag_seconds", "commit → published"},
+		{actors, "taskflow_outbox_publish_seconds", "one publish call"},
+		{actors, "taskflow_outbox_batch_size", "events per publish"},
+		{notifier, "taskflow_notifier_event_lag_seconds", "change → notifier queued it"},
+	}
+	read := func() []float64 {
+		out := make([]float64, 2*len(hs))
+		for i, x := range hs {
+			out[2*i], out[2*i+1] = metric(x.url, x.name+"_sum"), metric(x.url, x.name+"_count")
+		}
+		return out
+	}
+	before := read()
+	return func() string {
+		after := read()
+		var parts []string
+		for i, x := range hs {
+			n := after[2*i+1] - before[2*i+1]
+			if n <= 0 {
+				continue
+			}
+			mean := (after[2*i] - before[2*i]) / n
+			if strings.HasSuffix(x.name, "_seconds") {
+				parts = append(parts, fmt.Sprintf("%s %.1f ms", x.label, mean*1000))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s %.1f", x.label, mean))
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
 }
