@@ -427,3 +427,74 @@ func TestHeartbeatRateAndBacklog(t *testing.T) {
 		synctest.Wait()
 	})
 }
+
+// TestStreamOverHTTP1AndHTTP2 runs a stream over both protocols the
+// notifier speaks: an HTTP/1.1 connection it takes over from net/http, and
+// an HTTP/2 (h2c) stream sharing a connection. A stream that is quiet for
+// longer than the write timeout stays open (heartbeats keep coming), events
+// arrive, and a client that goes away frees its stream.
+func TestStreamOverHTTP1AndHTTP2(t *testing.T) {
+	t.Parallel()
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			n, _ := newNotifier(t, Config{Heartbeat: 300 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
+			srv := httptest.NewUnstartedServer(n)
+			var protocols http.Protocols
+			protocols.SetHTTP1(true)
+			protocols.SetUnencryptedHTTP2(true)
+			srv.Config.Protocols = &protocols
+			srv.Start()
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = n.Shutdown(ctx)
+				srv.Close()
+			})
+			if proto == "HTTP/2.0" {
+				tr := &http.Transport{}
+				tr.Protocols = new(http.Protocols)
+				tr.Protocols.SetUnencryptedHTTP2(true)
+				srv.Client().Transport = tr
+			}
+			c, resp := connect(t, srv, "alice")
+			if resp.Proto != proto {
+				t.Fatalf("spoke %s, want %s", resp.Proto, proto)
+			}
+			if ev := c.next(t); ev.retry == "" {
+				t.Fatalf("first %+v", ev)
+			}
+			for range 3 { // 900 ms quiet but for heartbeats: nine write timeouts
+				if ev := c.next(t); ev.event != "comment" {
+					t.Fatalf("got %+v, want a heartbeat", ev)
+				}
+			}
+			m := msg("alice", task.EventCreated, "still here")
+			n.Handle(context.Background(), []subscribe.Message{m})
+			for {
+				ev := c.next(t)
+				if ev.event == "comment" {
+					continue
+				}
+				if ev.id != m.Event.EventID.String() || ev.event != "task.created" {
+					t.Fatalf("got %+v", ev)
+				}
+				break
+			}
+			resp.Body.Close()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				n.mu.Lock()
+				open := len(n.users["alice"])
+				n.mu.Unlock()
+				if open == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the stream outlived its client")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -1,11 +1,11 @@
 package notifier
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -154,11 +154,6 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		last = &id
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		problem(w, http.StatusInternalServerError, "internal", "Internal server error", "streaming unsupported", "")
-		return
-	}
 	s := newStream(claims.UserID, n.cfg.QueueBound)
 	switch err := n.register(s); {
 	case errors.Is(err, ErrTooManyStreams):
@@ -177,33 +172,98 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-store, no-transform")
-	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	out := bufio.NewWriterSize(w, 4096)
-	rc := http.NewResponseController(w)
-	write := func(parts ...string) error {
-		if err := rc.SetWriteDeadline(time.Now().Add(n.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		for _, p := range parts {
-			if _, err := out.WriteString(p); err != nil {
-				return err
-			}
-		}
-		if err := out.Flush(); err != nil {
-			return err
-		}
-		flusher.Flush()
-		return nil
+	out, done, err := n.open(w, r)
+	if err != nil {
+		n.log.DebugContext(r.Context(), "opening a stream failed", "error", err)
+		return
 	}
-	if err := write("retry: ", strconv.FormatInt(n.cfg.RetryHint.Milliseconds(), 10), "\n\n"); err != nil {
+	defer out.close()
+	if err := out.write("retry: ", strconv.FormatInt(n.cfg.RetryHint.Milliseconds(), 10), "\n\n"); err != nil {
 		return
 	}
 	if last != nil {
 		n.replay(r.Context(), s, *last)
 	}
-	n.serve(r.Context(), s, write)
+	n.serve(done, s, out.write)
+}
+
+// wire is where a stream's bytes go.
+type wire struct {
+	write func(parts ...string) error
+	close func()
+}
+
+// open starts the response and returns how to write it and a context done
+// when the client goes. An HTTP/1.1 connection is taken over from net/http
+// (hijacked) and written directly: net/http would otherwise hold two 4 KiB
+// buffers and a second goroutine per stream for as long as it is open,
+// which is most of what an idle stream costs. The response then has no
+// chunked framing and ends when the connection closes, as HTTP/1.1 allows.
+// HTTP/2 streams (which share connections) go through net/http.
+func (n *Notifier) open(w http.ResponseWriter, r *http.Request) (wire, context.Context, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok || r.ProtoMajor != 1 {
+		return n.openBuffered(w, r)
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return wire{}, nil, err
+	}
+	var head strings.Builder
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	w.Header().Set("Connection", "close")
+	if err := w.Header().Write(&head); err != nil {
+		conn.Close()
+		return wire{}, nil, err
+	}
+	head.WriteString("\r\n")
+	// The client sends nothing after its request: a read returns when it
+	// closes the connection (or sends garbage), which ends the stream.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	if rw.Reader.Buffered() > 0 { // pipelined bytes after a GET: not an EventSource
+		cancel()
+	}
+	go func() {
+		var b [1]byte
+		_, _ = conn.Read(b[:])
+		cancel()
+	}()
+	write := func(parts ...string) error {
+		if err := conn.SetWriteDeadline(time.Now().Add(n.cfg.WriteTimeout)); err != nil {
+			return err
+		}
+		_, err := conn.Write([]byte(strings.Join(parts, "")))
+		return err
+	}
+	if err := write(head.String()); err != nil {
+		cancel()
+		conn.Close()
+		return wire{}, nil, err
+	}
+	return wire{write: write, close: func() { cancel(); conn.Close() }}, ctx, nil
+}
+
+// openBuffered streams through net/http's response writer, flushing after
+// every write.
+func (n *Notifier) openBuffered(w http.ResponseWriter, r *http.Request) (wire, context.Context, error) {
+	rc := http.NewResponseController(w)
+	w.WriteHeader(http.StatusOK)
+	write := func(parts ...string) error {
+		// The deadline guards this write only: on HTTP/2 an expired deadline
+		// resets the stream even while nothing is being written.
+		if err := rc.SetWriteDeadline(time.Now().Add(n.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+		for _, p := range parts {
+			if _, err := io.WriteString(w, p); err != nil {
+				return err
+			}
+		}
+		return rc.Flush()
+	}
+	return wire{write: write, close: func() {}}, r.Context(), nil
 }
 
 // replay queues what the user missed after last, ahead of live events

@@ -166,8 +166,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	mux.Handle("GET /health/live", platform.LiveHandler())
 	mux.Handle("GET /health/ready", platform.ReadyHandler(checks))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: actorhost.WithGRPC(appServer, mux), ReadHeaderTimeout: 10 * time.Second}
-	actorhost.EnableH2C(srv)
+	srv := &http.Server{Handler: platform.WithGRPC(appServer, mux), ReadHeaderTimeout: 10 * time.Second}
+	platform.EnableH2C(srv)
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return err

@@ -7,9 +7,9 @@
 // the binaries in bin/), then runs the phases asked for, in this order:
 //
 //	ping             bare TaskActor.Ping calls through two sidecars (the reference for P1)
-//	remind-bare      bare RegisterActorReminder calls on the actors' sidecar (the reference for P1r)
 //	create           P1: POST /api/v1/tasks through the whole pipeline; afterwards every
 //	                 acknowledged create must be in the tasks table and the audit log
+//	remind-bare      bare RegisterActorReminder calls on the actors' sidecar (the reference for P1r)
 //	create-reminder  P1r: creates that carry a reminder
 //	sse              P2: API 201 -> event parsed by an EventSource-style client, at a fixed rate
 //	streams          P6: concurrent SSE streams held by one notifier, memory per stream, heartbeats
@@ -45,27 +45,28 @@ import (
 )
 
 type options struct {
-	root       string
-	clients    int
-	duration   time.Duration
-	warmup     time.Duration
-	users      int
-	actorIDs   int // 0: a new actor for every call (measures activation)
-	keepDB     bool
-	pprof      bool
-	phases     string
-	gogc       string
-	gomaxprocs string
-	series     int
-	reminds    int
-	window     time.Duration
-	streams    int
-	sseRate    int
-	heartbeat  time.Duration
+	root         string
+	clients      int
+	duration     time.Duration
+	warmup       time.Duration
+	users        int
+	actorIDs     int // 0: a new actor for every call (measures activation)
+	keepDB       bool
+	pprof        bool
+	phases       string
+	gogc         string
+	gomaxprocs   string
+	series       int
+	reminds      int
+	window       time.Duration
+	streams      int
+	streamsHTTP1 int
+	sseRate      int
+	heartbeat    time.Duration
 }
 
 // allPhases is the order phases run in.
-var allPhases = []string{"ping", "remind-bare", "create", "create-reminder", "sse", "streams", "reminders", "ticks"}
+var allPhases = []string{"ping", "create", "remind-bare", "create-reminder", "sse", "streams", "reminders", "ticks"}
 
 func main() {
 	var o options
@@ -80,7 +81,8 @@ func main() {
 	flag.IntVar(&o.series, "series", 500, "ticks phase: series that each recur every second")
 	flag.IntVar(&o.reminds, "reminders", 10000, "reminders phase: reminders to fire")
 	flag.DurationVar(&o.window, "window", time.Minute, "reminders phase: they fall due within this window")
-	flag.IntVar(&o.streams, "streams", 20000, "streams phase: concurrent streams to open on one notifier")
+	flag.IntVar(&o.streams, "streams", 20000, "streams phase: concurrent streams to open on one notifier over HTTP/2")
+	flag.IntVar(&o.streamsHTTP1, "streams-http1", 15000, "streams phase: then as many over HTTP/1.1, one socket each (0: skip)")
 	flag.IntVar(&o.sseRate, "sse-rate", 500, "sse phase: creates per second")
 	flag.DurationVar(&o.heartbeat, "heartbeat", 10*time.Second, "the notifier's heartbeat interval in this run (streams phase checks it)")
 	flag.StringVar(&o.gogc, "gogc", "", "GOGC for every process of the stack (default: Go's)")
@@ -187,7 +189,7 @@ func run(ctx context.Context, o options) error {
 		name string
 		fn   func(context.Context) error
 	}{
-		{"ping", b.ping}, {"remind-bare", b.remindBare}, {"create", b.create}, {"create-reminder", b.createWithReminder},
+		{"ping", b.ping}, {"create", b.create}, {"remind-bare", b.remindBare}, {"create-reminder", b.createWithReminder},
 		{"sse", b.sseLatency}, {"streams", b.holdStreams}, {"reminders", b.reminders}, {"ticks", b.ticks},
 	}
 	var failed []string

@@ -205,13 +205,34 @@ func (b *bench) sseLatency(ctx context.Context) error {
 
 // holdStreams measures P6: how many streams one notifier holds, the
 // resident memory each costs, and whether heartbeats keep their interval.
+// 20,000 streams over HTTP/1.1 need 20,000 sockets in the notifier and as
+// many here, more than a process may open on machines whose hard limit is
+// 20,000 files (and no CAP_SYS_RESOURCE to raise it): they go over HTTP/2
+// (h2c, as from an ingress with an HTTP/2 upstream), many streams a
+// connection. HTTP/1.1 is measured as well, with as many streams as the
+// limit allows.
 func (b *bench) holdStreams(ctx context.Context) error {
+	if b.o.streamsHTTP1 > 0 {
+		if err := b.hold(ctx, "P6/1.1", "HTTP/1.1, one socket each", b.o.streamsHTTP1, sseClient, false); err != nil {
+			return err
+		}
+	}
+	h2c := &http.Transport{DisableCompression: true}
+	h2c.Protocols = new(http.Protocols)
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	return b.hold(ctx, "P6", "HTTP/2 (h2c), many streams a connection", b.o.streams, &http.Client{Transport: h2c}, true)
+}
+
+func (b *bench) hold(ctx context.Context, id, proto string, n int, client *http.Client, target bool) error {
+	// A fresh notifier: what earlier phases left in its heap is not counted.
+	if err := b.stack.StartApp(ctx, "notifier", nil); err != nil {
+		return fmt.Errorf("restart the notifier: %w", err)
+	}
 	notifier := b.stack.App("notifier").URL
 	rss := func() float64 { return metric(notifier+"/metrics", "process_resident_memory_bytes") }
 	before := rss()
 	holdCtx, release := context.WithCancel(ctx)
 	defer release()
-	n := b.o.streams
 	var opened atomic.Int64
 	var openErr atomic.Value
 	var wg sync.WaitGroup
@@ -232,7 +253,7 @@ func (b *bench) holdStreams(ctx context.Context) error {
 		wg.Go(func() {
 			for i := range next {
 				tok, _ := auth.Mint([]byte(auth.DevSecret), fmt.Sprintf("hold-%d", i), auth.MintOptions{TTL: time.Hour})
-				s, err := openSSE(holdCtx, sseClient, notifier, tok, func(at time.Time) {
+				s, err := openSSE(holdCtx, client, notifier, tok, func(at time.Time) {
 					hb.mu.Lock()
 					if !hb.last[i].IsZero() {
 						hb.gaps = append(hb.gaps, at.Sub(hb.last[i]))
@@ -262,6 +283,9 @@ func (b *bench) holdStreams(ctx context.Context) error {
 	}
 	held := metric(notifier+"/metrics", "taskflow_notifier_streams")
 	after := rss()
+	stacks, heap := metric(notifier+"/metrics", "go_memstats_stack_inuse_bytes"), metric(notifier+"/metrics", "go_memstats_heap_inuse_bytes")
+	fmt.Printf("   notifier with the streams open: goroutine stacks %.1f KiB and heap in use %.1f KiB per stream\n",
+		stacks/1024/max(1, held), heap/1024/max(1, held))
 	hb.mu.Lock()
 	gaps := slices.Clone(hb.gaps)
 	hb.mu.Unlock()
@@ -273,17 +297,19 @@ func (b *bench) holdStreams(ctx context.Context) error {
 		p99, worst = percentile(gaps, 99), gaps[len(gaps)-1].Round(time.Millisecond)
 	}
 	onTime := len(gaps) > 0 && worst <= b.o.heartbeat+2*time.Second
-	fmt.Printf("   %d streams opened in %v, %.0f held; resident memory %.0f MiB -> %.0f MiB: %.1f KiB per stream; %d heartbeat gaps, p99 %v, max %v (interval %v)\n",
-		opened.Load(), openTook.Round(time.Millisecond), held, before/(1<<20), after/(1<<20), perStream, len(gaps), p99, worst, b.o.heartbeat)
+	fmt.Printf("   %s: %d streams opened in %v, %.0f held; resident memory %.0f MiB -> %.0f MiB: %.1f KiB per stream; %d heartbeat gaps, p99 %v, max %v (interval %v)\n",
+		proto, opened.Load(), openTook.Round(time.Millisecond), held, before/(1<<20), after/(1<<20), perStream, len(gaps), p99, worst, b.o.heartbeat)
 	if err, _ := openErr.Load().(error); err != nil {
 		fmt.Printf("   (opening stopped at %d: %v)\n", opened.Load(), err)
 	}
-	b.report.add(row{ID: "P6", Figure: "SSE streams held open by one notifier",
-		Target: "20,000 streams, ≤ 16 KiB of notifier RSS per stream, heartbeats on time",
+	x := row{ID: id, Figure: "SSE streams held open by one notifier, " + proto,
 		Measured: fmt.Sprintf("%s held, %.1f KiB per stream; heartbeat gaps p99 %v, max %v (interval %v)",
 			commas(held), perStream, p99, worst, b.o.heartbeat),
-		Met:    boolp(held >= 20000 && perStream <= 16 && onTime),
-		Values: map[string]float64{"streams": held, "kib_per_stream": perStream, "heartbeat_max_gap_ms": ms(worst)}})
+		Values: map[string]float64{"streams": held, "kib_per_stream": perStream, "heartbeat_max_gap_ms": ms(worst)}}
+	if target {
+		x.Target, x.Met = "20,000 streams, ≤ 16 KiB of notifier RSS per stream, heartbeats on time", boolp(held >= 20000 && perStream <= 16 && onTime)
+	}
+	b.report.add(x)
 	// Let the notifier close them before the next phase.
 	_ = waitUntil(ctx, time.Minute, func() (bool, error) {
 		return metric(notifier+"/metrics", "taskflow_notifier_streams") == 0, nil

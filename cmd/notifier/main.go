@@ -96,7 +96,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	logger.InfoContext(ctx, "notifier listening", "port", cfg.Port)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		// Streams are long: many share one HTTP/2 connection (a browser on
+		// TLS through an ingress, or an h2c upstream) instead of a socket each.
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000}}
+	platform.EnableH2C(srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { n.Purge(gctx, 10*time.Minute); return nil })
 	g.Go(func() error {
