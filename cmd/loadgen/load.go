@@ -18,6 +18,7 @@ import (
 // result is what a closed-loop phase measured.
 type result struct {
 	ok, errors int
+	all        int64 // successful calls, warm-up included
 	rate       float64
 	p50, p99   time.Duration
 	firstErr   error
@@ -36,7 +37,7 @@ func measure(ctx context.Context, o options, call func(ctx context.Context, i in
 		latencies []time.Duration
 		res       result
 		measuring atomic.Bool
-		seq       atomic.Int64
+		seq, all  atomic.Int64
 		wg        sync.WaitGroup
 	)
 	ctx, cancel := context.WithCancel(ctx)
@@ -50,6 +51,9 @@ func measure(ctx context.Context, o options, call func(ctx context.Context, i in
 				start := time.Now()
 				err := call(ctx, seq.Add(1))
 				d := time.Since(start)
+				if err == nil {
+					all.Add(1)
+				}
 				if !measuring.Load() || ctx.Err() != nil {
 					continue
 				}
@@ -86,7 +90,7 @@ func measure(ctx context.Context, o options, call func(ctx context.Context, i in
 	cancel()
 	wg.Wait()
 	slices.Sort(latencies)
-	res.ok = len(latencies)
+	res.ok, res.all = len(latencies), all.Load()
 	res.rate = float64(res.ok) / elapsed.Seconds()
 	res.p50, res.p99 = percentile(latencies, 50), percentile(latencies, 99)
 	return res

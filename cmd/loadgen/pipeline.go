@@ -26,13 +26,14 @@ func (b *bench) ping(ctx context.Context) error {
 	for i := range ids {
 		ids[i] = uuid.Must(uuid.NewV7())
 	}
+	cpu0 := b.sampleCPU()
 	res := measure(ctx, b.o, func(ctx context.Context, i int64) error {
 		if b.o.actorIDs == 0 {
 			return pinger.Ping(ctx, uuid.Must(uuid.NewV7()))
 		}
 		return pinger.Ping(ctx, ids[i%int64(len(ids))])
 	})
-	fmt.Printf("   bare actor calls: %v (%d errors)\n", res, res.errors)
+	fmt.Printf("   bare actor calls: %v (%d errors)\n   %s\n", res, res.errors, perOp(cpu0, b.sampleCPU(), int(res.all)))
 	if res.ok == 0 {
 		return fmt.Errorf("%w: %v", errNoData, res.firstErr)
 	}
@@ -91,6 +92,7 @@ func (a *acked) add(id string) {
 // every acknowledged one is in the tasks table and in the audit log.
 func (b *bench) create(ctx context.Context) error {
 	var ids acked
+	cpu0 := b.sampleCPU()
 	res := measure(ctx, b.o, func(ctx context.Context, i int64) error {
 		id, err := b.post(ctx, i, map[string]any{"title": fmt.Sprintf("load task %d", i), "priority": "medium", "tags": []string{"load"}})
 		if err == nil {
@@ -98,7 +100,8 @@ func (b *bench) create(ctx context.Context) error {
 		}
 		return err
 	})
-	fmt.Printf("   creates: %v (%d errors)\n", res, res.errors)
+	cpu := perOp(cpu0, b.sampleCPU(), int(res.all))
+	fmt.Printf("   creates: %v (%d errors)\n   %s\n", res, res.errors, cpu)
 	if res.ok == 0 {
 		return fmt.Errorf("%w: %v", errNoData, res.firstErr)
 	}

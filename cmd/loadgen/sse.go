@@ -137,17 +137,21 @@ func (b *bench) sseLatency(ctx context.Context) error {
 		return fmt.Errorf("no event reached a stream: %w", err)
 	}
 
-	stages := b.stageMeter()
 	rate := b.o.sseRate
 	sent := map[string]time.Time{}
 	var smu sync.Mutex
+	var stages func() string
 	jobs := make(chan int, rate)
 	var wg sync.WaitGroup
 	var failed, skipped atomic.Int64
+	warm := int(b.o.warmup.Seconds() * float64(rate))
 	for range 128 {
 		wg.Go(func() {
 			for i := range jobs {
 				id, at, err := create(i)
+				if i <= warm {
+					continue
+				}
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -158,17 +162,27 @@ func (b *bench) sseLatency(ctx context.Context) error {
 			}
 		})
 	}
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	end := time.Now().Add(b.o.duration)
-	for i := 1; time.Now().Before(end) && ctx.Err() == nil; i++ {
-		<-tick.C
-		select {
-		case jobs <- i:
-		default:
-			skipped.Add(1) // the stack is not keeping up with this rate
+	// Pace by the clock: at any moment, rate × elapsed creates are due (a
+	// ticker at 2 ms drops ticks on a busy machine). The first o.warmup of
+	// them are not measured (connection pools fill, batches settle).
+	begin := time.Now()
+	for i := 1; ctx.Err() == nil; {
+		elapsed := time.Since(begin)
+		if elapsed >= b.o.warmup+b.o.duration {
+			break
 		}
+		for due := int(elapsed.Seconds()*float64(rate)) + 1; i <= due; i++ {
+			select {
+			case jobs <- i:
+			default:
+				skipped.Add(1) // the stack is not keeping up with this rate
+			}
+		}
+		if stages == nil && elapsed >= b.o.warmup {
+			stages = b.stageMeter()
+		}
+		time.Sleep(time.Millisecond)
 	}
-	tick.Stop()
 	close(jobs)
 	wg.Wait()
 	var lat []time.Duration
