@@ -58,7 +58,7 @@ lint: ## gofmt and go vet.
 
 bench: dapr build ## Every performance figure in one table, on a stack of its own (about 9 minutes).
 	./bin/loadgen -phases all -clients 32 -duration 20s -gomaxprocs 1
-	$(GO) test -run '^$$' -bench . -benchmem ./task ./postgres ./recurrence
+	$(GO) test -run '^$$' -bench . -benchmem ./task ./actors ./postgres ./recurrence
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
 	@for target in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
