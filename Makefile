@@ -3,10 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 DAPR_VERSION := 1.18.0
+# DAPR_BUILD names one build of tools/dapr: bump it with every change there
+# (devstack.DaprBuild follows it; a test checks), so machines rebuild.
+# b2: go-etcd-cron v0.12.6, whose informer survives a restart on old data.
+DAPR_BUILD := $(DAPR_VERSION)-b2
 # Dapr runtime binaries: an official install in ~/.dapr/bin when it has all
-# three, otherwise built once per machine and version into a per-user cache
+# three, otherwise built once per machine and build into a per-user cache
 # (a fresh clone reuses it) and linked from the git-ignored .dapr-bin.
-DAPR_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/taskflow/dapr-$(DAPR_VERSION)
+DAPR_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/taskflow/dapr-$(DAPR_BUILD)
 ifeq ($(wildcard $(HOME)/.dapr/bin/daprd $(HOME)/.dapr/bin/placement $(HOME)/.dapr/bin/scheduler),$(HOME)/.dapr/bin/daprd $(HOME)/.dapr/bin/placement $(HOME)/.dapr/bin/scheduler)
 DAPR_BIN_DIR ?= $(HOME)/.dapr/bin
 else

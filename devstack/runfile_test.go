@@ -262,3 +262,25 @@ func FuzzParseRunFile(f *testing.F) {
 		}
 	})
 }
+
+// TestDaprBuildMatchesMakefile: the binaries make dapr builds are where
+// devstack looks for them.
+func TestDaprBuildMatchesMakefile(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version, build string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "DAPR_VERSION := "); ok {
+			version = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "DAPR_BUILD := "); ok {
+			build = strings.ReplaceAll(strings.TrimSpace(v), "$(DAPR_VERSION)", version)
+		}
+	}
+	if version != DaprVersion || build != DaprBuild {
+		t.Fatalf("Makefile builds Dapr %q as %q; devstack expects %q as %q", version, build, DaprVersion, DaprBuild)
+	}
+}

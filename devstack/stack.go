@@ -40,6 +40,9 @@ const (
 	DefaultReadyTimeout = 90 * time.Second
 	DefaultStopGrace    = 10 * time.Second
 	DaprVersion         = "1.18.0"
+	// DaprBuild names the build of tools/dapr that `make dapr` makes (the
+	// Makefile's DAPR_BUILD).
+	DaprBuild = DaprVersion + "-b2"
 )
 
 // Options configures Start. Only Root is required.
@@ -88,16 +91,16 @@ type Options struct {
 }
 
 // DefaultDaprBinDir is $DAPR_BIN_DIR, or else the per-user cache that
-// `make dapr` builds into: ${XDG_CACHE_HOME:-~/.cache}/taskflow/dapr-1.18.0.
+// `make dapr` builds into: ${XDG_CACHE_HOME:-~/.cache}/taskflow/dapr-<DaprBuild>.
 func DefaultDaprBinDir() string {
 	if dir := os.Getenv("DAPR_BIN_DIR"); dir != "" {
 		return dir
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return filepath.Join(".cache", "taskflow", "dapr-"+DaprVersion)
+		return filepath.Join(".cache", "taskflow", "dapr-"+DaprBuild)
 	}
-	return filepath.Join(cache, "taskflow", "dapr-"+DaprVersion)
+	return filepath.Join(cache, "taskflow", "dapr-"+DaprBuild)
 }
 
 func (o *Options) setDefaults() error {
@@ -508,11 +511,35 @@ func (s *Stack) spawnApp(in *instance, extra map[string]string) (*process, error
 		path: cmd[0],
 		args: cmd[1:],
 		dir:  in.cfg.AppDirPath,
-		env: mergeEnv(os.Environ(), appEnv(in.cfg, in.ports), s.env, s.opts.AppEnv[in.cfg.AppID], extra,
+		env: mergeEnv(os.Environ(), s.followPorts(appEnv(in.cfg, in.ports)), s.env, s.opts.AppEnv[in.cfg.AppID], extra,
 			map[string]string{"TASKFLOW_INSTANCE": strconv.Itoa(in.index)}),
 		console: s.consoleFor(in.name()),
 	}
 	return s.spawn(spec, func(p *process) { in.app = p })
+}
+
+// followPorts rewrites the run file's env values that name another app's
+// port on this machine ("http://localhost:8081") to the port that app
+// really has (FreePorts moves them), so apps that find each other through
+// their env keep finding each other.
+func (s *Stack) followPorts(env map[string]string) map[string]string {
+	var pairs []string
+	for _, id := range s.order {
+		a, _ := s.runFile.App(id)
+		if insts := s.apps[id]; len(insts) > 0 && a.AppPort > 0 && insts[0].ports.App != a.AppPort {
+			old, now := strconv.Itoa(a.AppPort), strconv.Itoa(insts[0].ports.App)
+			pairs = append(pairs, "localhost:"+old, "localhost:"+now, "127.0.0.1:"+old, "127.0.0.1:"+now)
+		}
+	}
+	if len(pairs) == 0 {
+		return env
+	}
+	r := strings.NewReplacer(pairs...)
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = r.Replace(v)
+	}
+	return out
 }
 
 // waitApp waits until in's app answers /health/ready and then until its

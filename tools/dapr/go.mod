@@ -479,4 +479,4 @@ replace (
 
 // v0.12.5, which dapr 1.18.0 asks for, is not served by our module proxy;
 // v0.12.0 builds and its scheduler fires actor reminders correctly.
-replace github.com/diagridio/go-etcd-cron => github.com/diagridio/go-etcd-cron v0.12.0
+replace github.com/diagridio/go-etcd-cron => github.com/diagridio/go-etcd-cron v0.12.6
