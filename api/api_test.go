@@ -90,7 +90,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	app, err := api.New(api.Config{BodyLimit: 16 << 10}, api.Deps{
 		Writer: actors.NewClient(inv), Reader: store, Operations: postgres.NewOperations(pool), Verifier: verifier,
-		Registry: prometheus.NewRegistry(),
+		Registry: prometheus.NewRegistry(), DevTokenSecret: secret,
 	}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -459,6 +459,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	documented := map[string]bool{}
 	for path, ops := range doc.Paths {
+		// The notifier's and the auditor's routes are documented here too
+		// (one contract for the web app), served by those apps.
+		if _, elsewhere := ops["x-served-by"]; elsewhere {
+			continue
+		}
 		for method := range ops {
 			documented[strings.ToUpper(method)+" "+path] = true
 		}

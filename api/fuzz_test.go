@@ -78,6 +78,10 @@ func (emptyReader) GetForUser(context.Context, string, uuid.UUID) (task.Task, er
 func (emptyReader) List(context.Context, string, postgres.ListQuery) (postgres.Page, error) {
 	return postgres.Page{}, nil
 }
+func (emptyReader) Counts(context.Context, string, time.Time, time.Time, time.Time) (postgres.Counts, error) {
+	return postgres.Counts{}, nil
+}
+
 func (emptyReader) LookupIdempotency(context.Context, string, task.IdempotencyKey) (*task.Task, bool, error) {
 	return nil, false, nil
 }

@@ -18,7 +18,7 @@ const (
 	MaxSearchLen     = 200
 )
 
-var listParams = []string{"status", "priority", "tag", "due_before", "due_after", "q", "sort", "order", "limit", "cursor"}
+var listParams = []string{"status", "priority", "tag", "due_before", "due_after", "q", "series", "sort", "order", "limit", "cursor"}
 
 // parseListQuery reads GET /api/v1/tasks's query string. priority and tag
 // may repeat or hold comma-separated values. The default order is newest
@@ -102,6 +102,16 @@ func parseListQuery(c *fiber.Ctx) (postgres.ListQuery, error) {
 		}
 		q.Search = s
 	}
+	if s, ok := single("series"); ok {
+		switch s {
+		case "true":
+			q.Series = ptr(true)
+		case "false":
+			q.Series = ptr(false)
+		default:
+			v.Add("series", "must be true (only series) or false (no series) (got %q)", s)
+		}
+	}
 	if s, ok := single("sort"); ok {
 		f, err := postgres.ParseSortField(s)
 		if err != nil {
@@ -151,3 +161,5 @@ func parseListQuery(c *fiber.Ctx) (postgres.ListQuery, error) {
 	}
 	return q, nil
 }
+
+func ptr[T any](v T) *T { return &v }

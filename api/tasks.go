@@ -38,6 +38,7 @@ type TaskReader interface {
 	LookupIdempotency(ctx context.Context, userID string, idem task.IdempotencyKey) (*task.Task, bool, error)
 	Instances(ctx context.Context, series uuid.UUID, from time.Time, limit int) ([]task.Instance, error)
 	AlarmsForUser(ctx context.Context, userID string, taskID uuid.UUID) ([]task.Alarm, error)
+	Counts(ctx context.Context, userID string, now, dayStart, dayEnd time.Time) (postgres.Counts, error)
 }
 
 // OperationReader reads operations and their progress.

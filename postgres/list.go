@@ -54,6 +54,7 @@ type ListQuery struct {
 	DueBefore  *time.Time
 	DueAfter   *time.Time
 	Search     string // case-insensitive substring of title or description
+	Series     *bool  // true: only series (tasks with a recurrence pattern); false: none of them
 	Sort       SortField
 	Desc       bool
 	Limit      int
@@ -154,6 +155,13 @@ func (s *Tasks) List(ctx context.Context, userID string, q ListQuery) (Page, err
 	}
 	if q.Search != "" {
 		where = append(where, "(title || ' ' || description) ILIKE "+b.arg("%"+escapeLike(q.Search)+"%"))
+	}
+	if q.Series != nil {
+		if *q.Series {
+			where = append(where, "recurrence_pattern IS NOT NULL")
+		} else {
+			where = append(where, "recurrence_pattern IS NULL")
+		}
 	}
 
 	dir, cmp := "ASC", ">"
@@ -259,4 +267,34 @@ func (b *sqlBuilder) arg(v any) string {
 // escapeLike escapes LIKE wildcards so that a search is a plain substring.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Counts are how many of a user's tasks each view of the web app holds.
+// Series (the templates of recurring tasks) are counted only in Series:
+// their instances carry the dates.
+type Counts struct {
+	Today     int `json:"today"`     // open, due today (overdue ones of today included)
+	Upcoming  int `json:"upcoming"`  // open, due after today
+	Overdue   int `json:"overdue"`   // open, due before now
+	Open      int `json:"open"`      // open
+	Completed int `json:"completed"` // completed
+	Series    int `json:"series"`    // series, open or paused
+}
+
+// Counts counts userID's tasks by view; today is [dayStart, dayEnd).
+func (s *Tasks) Counts(ctx context.Context, userID string, now, dayStart, dayEnd time.Time) (Counts, error) {
+	var c Counts
+	err := s.pool.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE NOT completed AND recurrence_pattern IS NULL AND due_date >= $2 AND due_date < $3),
+			count(*) FILTER (WHERE NOT completed AND recurrence_pattern IS NULL AND due_date >= $3),
+			count(*) FILTER (WHERE NOT completed AND recurrence_pattern IS NULL AND due_date < $4),
+			count(*) FILTER (WHERE NOT completed AND recurrence_pattern IS NULL),
+			count(*) FILTER (WHERE completed AND recurrence_pattern IS NULL),
+			count(*) FILTER (WHERE recurrence_pattern IS NOT NULL)
+		FROM tasks WHERE user_id = $1`, userID, dayStart, dayEnd, now).
+		Scan(&c.Today, &c.Upcoming, &c.Overdue, &c.Open, &c.Completed, &c.Series)
+	if err != nil {
+		return Counts{}, fmt.Errorf("count tasks: %w", err)
+	}
+	return c, nil
 }
