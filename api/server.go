@@ -27,9 +27,6 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
-//go:embed web/index.html
-var page []byte
-
 // Verifier checks bearer tokens.
 type Verifier interface {
 	Verify(ctx context.Context, raw string) (auth.Claims, error)
@@ -40,6 +37,9 @@ type Config struct {
 	BodyLimit   int           // bytes; larger bodies get 413. Default 64 KiB.
 	CallTimeout time.Duration // per request to actors and PostgreSQL. Default 15s.
 	Limits      task.Limits   // domain limits; default task.DefaultLimits()
+	// Web is what GET /api/v1/config tells the web app (DevSignIn is set
+	// from Deps.DevTokenSecret).
+	Web WebConfig
 }
 
 // Deps are the API's collaborators.
@@ -52,7 +52,7 @@ type Deps struct {
 	Extra    map[string]http.Handler
 	Registry prometheus.Registerer
 	Now      func() time.Time
-	// DevTokenSecret, when set, enables POST /dev/token, which mints
+	// DevTokenSecret, when set, enables POST /api/v1/dev/token, which mints
 	// tokens for any user: only ever with the public development secret.
 	DevTokenSecret []byte
 }
@@ -108,24 +108,29 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 	for path, h := range deps.Extra {
 		app.Get(path, adaptor.HTTPHandler(h))
 	}
-	app.Get("/", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-		c.Set("Content-Security-Policy", "default-src 'self'; connect-src *; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
-		return c.Send(page)
-	})
+	page, err := buildWeb(cfg.Web)
+	if err != nil {
+		return nil, err
+	}
+	page.routes(app)
 	if deps.DevTokenSecret != nil {
-		app.Post("/dev/token", devToken(deps.DevTokenSecret))
+		app.Post("/api/v1/dev/token", devToken(deps.DevTokenSecret))
 	}
 	app.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(openAPI)
 	})
+	web := cfg.Web
+	web.DevSignIn = deps.DevTokenSecret != nil
+	app.Get("/api/v1/config", webConfig(web))
 
 	h := &taskHandlers{writer: deps.Writer, reader: deps.Reader, ops: deps.Operations, limits: cfg.Limits,
 		callTimeout: cfg.CallTimeout, now: deps.Now}
 	v1 := app.Group("/api/v1", authenticate(deps.Verifier))
 	v1.Post("/tasks", h.create)
 	v1.Get("/tasks", h.list)
+	v1.Get("/tasks/counts", h.counts)
+	v1.Post("/tasks/preview", h.preview)
 	v1.Get("/tasks/:id", h.get)
 	v1.Patch("/tasks/:id", h.update)
 	v1.Delete("/tasks/:id", h.delete)

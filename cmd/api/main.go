@@ -45,6 +45,9 @@ func loadConfig(env *platform.Env) (config, error) {
 			BodyLimit:   env.Int("API_BODY_LIMIT", 64<<10, 1<<10, 16<<20),
 			CallTimeout: env.Duration("API_CALL_TIMEOUT", 15*time.Second, 100*time.Millisecond),
 			Limits:      task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)},
+			// Where the web app finds the notifier and the auditor: unset
+			// when an Ingress serves them on this origin.
+			Web: api.WebConfig{NotificationsURL: env.String("WEB_NOTIFICATIONS_URL", ""), AuditURL: env.String("WEB_AUDIT_URL", "")},
 		},
 	}
 	return c, env.Err()

@@ -32,6 +32,7 @@ type config struct {
 	Auditor         auditor.Config
 	WriterRole      string
 	PartitionMonths int
+	AllowedOrigins  []string
 }
 
 func loadConfig(env *platform.Env) (config, error) {
@@ -43,6 +44,8 @@ func loadConfig(env *platform.Env) (config, error) {
 		PprofAddr:    env.String("PPROF_ADDR", ""),
 		PubSub:       env.String("PUBSUB_NAME", "taskflow-pubsub"),
 		Auth:         platform.AuthConfig(env),
+		// Pages of these origins may read the audit API from the browser.
+		AllowedOrigins: platform.Origins(env.String("AUDIT_ALLOWED_ORIGINS", "*")),
 		Auditor: auditor.Config{
 			BatchSize:    env.Int("AUDIT_BATCH_SIZE", auditor.DefaultConfig.BatchSize, 1, 1000),
 			BatchWait:    env.Duration("AUDIT_BATCH_WAIT", auditor.DefaultConfig.BatchWait, time.Millisecond),
@@ -97,7 +100,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 			MaxAwaitMs: max(1, int(cfg.Auditor.BatchWait/time.Millisecond))},
 	}))
 	mux.Handle("POST /events/task-events", subscribe.BulkHandler(aud.Handle, logger, subscribe.OnUndecodable(aud.Undecodable)))
-	mux.Handle("/api/v1/audit/", auditor.QueryHandler(store, verifier, logger))
+	mux.Handle("/api/v1/audit/", platform.CORS(cfg.AllowedOrigins, auditor.QueryHandler(store, verifier, logger)))
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -42,7 +41,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		LogLevel:       env.String("LOG_LEVEL", "info"),
 		PprofAddr:      env.String("PPROF_ADDR", ""),
 		PubSub:         env.String("PUBSUB_NAME", "taskflow-pubsub-fanout"),
-		AllowedOrigins: strings.Fields(strings.ReplaceAll(env.String("NOTIFIER_ALLOWED_ORIGINS", "*"), ",", " ")),
+		AllowedOrigins: platform.Origins(env.String("NOTIFIER_ALLOWED_ORIGINS", "*")),
 		Auth:           platform.AuthConfig(env),
 		Notifier: notifier.Config{
 			Heartbeat:         env.Duration("NOTIFIER_HEARTBEAT", 30*time.Second, 100*time.Millisecond),
@@ -87,8 +86,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: 100, MaxAwaitMs: 20},
 	}))
 	mux.Handle("POST /events/task-events", subscribe.BulkHandler(n.Handle, logger))
-	mux.Handle("GET /api/v1/notifications/stream", cors(cfg.AllowedOrigins, n))
-	mux.Handle("OPTIONS /api/v1/notifications/stream", cors(cfg.AllowedOrigins, http.NotFoundHandler()))
+	mux.Handle("GET /api/v1/notifications/stream", platform.CORS(cfg.AllowedOrigins, n))
+	mux.Handle("OPTIONS /api/v1/notifications/stream", platform.CORS(cfg.AllowedOrigins, http.NotFoundHandler()))
 	mux.Handle("POST /api/v1/notifications/session", n.SessionHandler())
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
@@ -112,26 +111,4 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	})
 	g.Go(func() error { return platform.ServeHTTP(gctx, srv, ln, 20*time.Second) })
 	return g.Wait()
-}
-
-// cors lets pages from allowed origins open the stream (EventSource with
-// the token in access_token: no credentials, so "*" is safe).
-func cors(origins []string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if origin := r.Header.Get("Origin"); origin != "" {
-			for _, o := range origins {
-				if o == "*" || o == origin {
-					w.Header().Set("Access-Control-Allow-Origin", o)
-					w.Header().Set("Access-Control-Allow-Headers", "Authorization, Last-Event-ID")
-					w.Header().Set("Vary", "Origin")
-					break
-				}
-			}
-		}
-		if r.Method == http.MethodOptions {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
