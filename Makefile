@@ -6,7 +6,8 @@ DAPR_VERSION := 1.18.0
 # DAPR_BUILD names one build of tools/dapr: bump it with every change there
 # (devstack.DaprBuild follows it; a test checks), so machines rebuild.
 # b2: go-etcd-cron v0.12.6, whose informer survives a restart on old data.
-DAPR_BUILD := $(DAPR_VERSION)-b2
+# b3: the binaries report their version (metadata API, ops view) instead of "edge".
+DAPR_BUILD := $(DAPR_VERSION)-b3
 # Dapr runtime binaries: an official install in ~/.dapr/bin when it has all
 # three, otherwise built once per machine and build into a per-user cache
 # (a fresh clone reuses it) and linked from the git-ignored .dapr-bin.
@@ -42,7 +43,8 @@ dapr: $(DAPR_BIN_DIR)/daprd $(DAPR_BIN_DIR)/placement $(DAPR_BIN_DIR)/scheduler 
 $(DAPR_CACHE)/%:
 	@mkdir -p $(DAPR_CACHE)
 	@echo "building Dapr $(DAPR_VERSION) $* into $(DAPR_CACHE) (first time only; a cold machine takes minutes)"
-	cd tools/dapr && $(GO) build -trimpath -tags stablecomponents -o $(DAPR_CACHE)/$*.tmp github.com/dapr/dapr/cmd/$*
+	cd tools/dapr && $(GO) build -trimpath -tags stablecomponents -ldflags "-X github.com/dapr/dapr/pkg/buildinfo.version=$(DAPR_VERSION)" \
+	  -o $(DAPR_CACHE)/$*.tmp github.com/dapr/dapr/cmd/$*
 	mv $(DAPR_CACHE)/$*.tmp $@
 
 test: dapr lint chromium ## Everything CI runs: unit, integration, end-to-end and browser tests with -race.
