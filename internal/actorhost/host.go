@@ -224,8 +224,13 @@ func (h *Host) serve(ctx context.Context) error {
 	sendErr := make(chan error, 1)
 	go func() { sendErr <- r.run(stream, cancelStream) }()
 
-	var inflight sync.WaitGroup
-	var draining atomic.Bool
+	// gate orders Add against Wait: once draining is set under it, no
+	// further Add can race the Wait below (a WaitGroup forbids that).
+	var (
+		inflight sync.WaitGroup
+		gate     sync.Mutex
+		draining bool
+	)
 	recvErr := make(chan error, 1)
 	go func() {
 		for {
@@ -234,11 +239,14 @@ func (h *Host) serve(ctx context.Context) error {
 				recvErr <- err
 				return
 			}
-			if draining.Load() {
+			gate.Lock()
+			if draining {
+				gate.Unlock()
 				h.refuse(msg, r)
 				continue
 			}
 			inflight.Add(1)
+			gate.Unlock()
 			go func() {
 				defer inflight.Done()
 				h.handle(streamCtx, msg, r)
@@ -258,7 +266,9 @@ func (h *Host) serve(ctx context.Context) error {
 	}
 	// Answer what is in flight (on a broken stream the answers are lost:
 	// the sidecar has already failed those calls), then close the stream.
-	draining.Store(true)
+	gate.Lock()
+	draining = true
+	gate.Unlock()
 	done := make(chan struct{})
 	go func() { inflight.Wait(); close(done) }()
 	select {
