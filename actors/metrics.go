@@ -10,6 +10,7 @@ import (
 type Metrics struct {
 	calls *prometheus.HistogramVec
 	late  *prometheus.HistogramVec
+	tick  prometheus.Histogram
 }
 
 // NewMetrics registers the actor metrics on reg.
@@ -23,8 +24,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name:    "taskflow_reminder_lateness_seconds",
 			Help:    "How late reminders and overdue notices fired, by type.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
-		}, []string{"type"})}
-	for _, c := range []prometheus.Collector{m.calls, m.late} {
+		}, []string{"type"}),
+		tick: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "taskflow_series_tick_lag_seconds",
+			Help:    "How late a series' tick (the reminder that creates its next instance) fired after it was due.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
+		})}
+	for _, c := range []prometheus.Collector{m.calls, m.late, m.tick} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -41,5 +47,11 @@ func (m *Metrics) fired(typ string, late time.Duration) {
 func (m *Metrics) observe(method, outcome string, d time.Duration) {
 	if m != nil {
 		m.calls.WithLabelValues(method, outcome).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) ticked(late time.Duration) {
+	if m != nil {
+		m.tick.Observe(max(late, 0).Seconds())
 	}
 }

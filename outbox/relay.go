@@ -31,6 +31,9 @@ type Publisher interface {
 type Store interface {
 	TryLease(ctx context.Context) (*postgres.Lease, bool, error)
 	Purge(ctx context.Context, keysBefore time.Time) (int64, error)
+	// Stats reports the rows waiting to be published and the age of the
+	// oldest one (zero when none wait).
+	Stats(ctx context.Context) (pending int64, oldest time.Duration, err error)
 }
 
 // Config tunes the relay. The zero value of a field means its default.
@@ -40,6 +43,7 @@ type Config struct {
 	LeaseRetry     time.Duration // how often a standby relay tries to take over; default 2s
 	IdempotencyTTL time.Duration // how long Idempotency-Keys replay; default 24h
 	PurgeInterval  time.Duration // default 1m
+	StatsInterval  time.Duration // how often the backlog gauges are refreshed; default 5s
 	// CrashBeforePublish makes the process exit after fetching a batch and
 	// before publishing it: a failpoint for the crash-recovery test.
 	CrashBeforePublish bool
@@ -58,6 +62,7 @@ func (c Config) withDefaults() Config {
 	def(&c.LeaseRetry, 2*time.Second)
 	def(&c.IdempotencyTTL, 24*time.Hour)
 	def(&c.PurgeInterval, time.Minute)
+	def(&c.StatsInterval, 5*time.Second)
 	return c
 }
 
@@ -68,7 +73,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("outbox batch size %d: must be between 1 and 10000", c.BatchSize))
 	}
 	for name, d := range map[string]time.Duration{"poll interval": c.PollInterval, "lease retry": c.LeaseRetry,
-		"idempotency TTL": c.IdempotencyTTL, "purge interval": c.PurgeInterval} {
+		"idempotency TTL": c.IdempotencyTTL, "purge interval": c.PurgeInterval, "stats interval": c.StatsInterval} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("outbox %s %v: must not be negative", name, d))
 		}
@@ -94,6 +99,8 @@ type metrics struct {
 	lag       prometheus.Histogram
 	publish   prometheus.Histogram
 	leader    prometheus.Gauge
+	pending   prometheus.Gauge
+	oldest    prometheus.Gauge
 }
 
 // New returns a Relay. Metrics are registered on reg.
@@ -115,9 +122,14 @@ func New(cfg Config, store Store, pub Publisher, reg prometheus.Registerer, logg
 			publish: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "taskflow_outbox_publish_seconds",
 				Help: "Duration of one publish call (a batch, through the sidecar, to the broker's acknowledgement).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 			leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "taskflow_outbox_leader", Help: "1 while this replica's relay is the active one."}),
+			pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "taskflow_outbox_pending",
+				Help: "Outbox rows committed and not yet published (refreshed every stats interval)."}),
+			oldest: prometheus.NewGauge(prometheus.GaugeOpts{Name: "taskflow_outbox_oldest_age_seconds",
+				Help: "Age of the oldest unpublished outbox row: how far the broker lags behind the database (0 when none wait)."}),
 		},
 	}
-	for _, c := range []prometheus.Collector{r.metrics.published, r.metrics.failed, r.metrics.batch, r.metrics.lag, r.metrics.publish, r.metrics.leader} {
+	for _, c := range []prometheus.Collector{r.metrics.published, r.metrics.failed, r.metrics.batch, r.metrics.lag,
+		r.metrics.publish, r.metrics.leader, r.metrics.pending, r.metrics.oldest} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register outbox metrics: %w", err)
 		}
@@ -137,6 +149,7 @@ func (r *Relay) Kick() {
 func (r *Relay) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { r.purgeLoop(ctx); return nil })
+	g.Go(func() error { r.statsLoop(ctx); return nil })
 	g.Go(func() error {
 		for ctx.Err() == nil {
 			lease, ok, err := r.store.TryLease(ctx)
@@ -226,6 +239,29 @@ func (r *Relay) purgeLoop(ctx context.Context) {
 			} else if n > 0 {
 				r.log.DebugContext(ctx, "purged expired idempotency keys", "rows", n)
 			}
+		}
+	}
+}
+
+// statsLoop refreshes the backlog gauges. Every replica runs it, leader or
+// not, so the figure survives a failover; dashboards take the max.
+func (r *Relay) statsLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.StatsInterval)
+	defer t.Stop()
+	for {
+		pending, oldest, err := r.store.Stats(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.WarnContext(ctx, "reading the outbox backlog failed", "error", err)
+			}
+		} else {
+			r.metrics.pending.Set(float64(pending))
+			r.metrics.oldest.Set(oldest.Seconds())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

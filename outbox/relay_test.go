@@ -205,3 +205,57 @@ func TestRelayOnlyOneLeaderAndFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// gauge reads a gauge's value from reg; ok is false when it is not there.
+func gauge(tb testing.TB, reg *prometheus.Registry, name string) (v float64, ok bool) {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+func TestRelayReportsBacklog(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	writeHistory(t, postgres.NewTasks(pool), 3)
+
+	pub := newRecorder()
+	pub.mu.Lock()
+	pub.failNext = 1 << 30 // the broker is down
+	pub.mu.Unlock()
+	reg := prometheus.NewRegistry()
+	r, err := outbox.New(outbox.Config{PollInterval: 20 * time.Millisecond, LeaseRetry: 50 * time.Millisecond, StatsInterval: 20 * time.Millisecond},
+		postgres.NewOutbox(pool), pub, reg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	eventually(t, "the backlog gauges show three waiting rows with an age", func() bool {
+		pending, _ := gauge(t, reg, "taskflow_outbox_pending")
+		age, _ := gauge(t, reg, "taskflow_outbox_oldest_age_seconds")
+		return pending == 3 && age > 0
+	})
+	pub.mu.Lock()
+	pub.failNext = 0 // the broker is back
+	pub.mu.Unlock()
+	eventually(t, "the backlog gauges drop to zero", func() bool {
+		pending, _ := gauge(t, reg, "taskflow_outbox_pending")
+		age, ok := gauge(t, reg, "taskflow_outbox_oldest_age_seconds")
+		return ok && pending == 0 && age == 0
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}

@@ -109,7 +109,10 @@ func (l *Lease) Release() {
 // Stats reports the unsent backlog: how many rows and the age of the oldest.
 func (o *Outbox) Stats(ctx context.Context) (pending int64, oldest time.Duration, err error) {
 	var created *time.Time
-	err = o.pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM outbox`).Scan(&pending, &created)
+	// The oldest row by id (the primary key) rather than min(created_at),
+	// which would read the whole backlog twice.
+	err = o.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox),
+		(SELECT created_at FROM outbox ORDER BY id LIMIT 1)`).Scan(&pending, &created)
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox stats: %w", err)
 	}
