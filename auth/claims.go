@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -55,6 +56,14 @@ type Claims struct {
 	ExpiresAt time.Time
 	// IssuedAt is the "iat" claim, or the zero time when the token has none.
 	IssuedAt time.Time
+	// Roles are the strings of the configured roles claim (Config.RolesClaim);
+	// nil when the token has none.
+	Roles []string
+}
+
+// HasRole reports whether the bearer holds role.
+func (c Claims) HasRole(role string) bool {
+	return role != "" && slices.Contains(c.Roles, role)
 }
 
 // errSubject describes why a subject is unacceptable.

@@ -55,7 +55,15 @@ type Config struct {
 	// JWKSRefresh is how often the JWK Set is fetched in the background. Zero
 	// means DefaultJWKSRefresh.
 	JWKSRefresh time.Duration
+	// RolesClaim names the claim that lists the bearer's roles: a string or
+	// an array of strings, reached through objects by a dotted path
+	// ("realm_access.roles" for Keycloak). Empty means DefaultRolesClaim.
+	RolesClaim string
 }
+
+// DefaultRolesClaim is the claim Verify reads roles from by default, and
+// the one Mint writes.
+const DefaultRolesClaim = "roles"
 
 // Validate reports every problem with c at once, each wrapping
 // ErrInvalidConfig, joined with errors.Join. It returns nil when c is usable.

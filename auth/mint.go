@@ -20,6 +20,13 @@ type MintOptions struct {
 	TTL time.Duration
 	// Now is the issue time; zero means time.Now().
 	Now time.Time
+	// Roles, when set, become the DefaultRolesClaim claim.
+	Roles []string
+}
+
+type mintClaims struct {
+	jwt.RegisteredClaims
+	Roles []string `json:"roles,omitempty"`
 }
 
 // Mint returns an HS256 token for userID signed with secret, with "sub",
@@ -43,12 +50,12 @@ func Mint(secret []byte, userID string, opts MintOptions) (string, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	claims := jwt.RegisteredClaims{
+	claims := mintClaims{RegisteredClaims: jwt.RegisteredClaims{
 		Subject:   userID,
 		Issuer:    opts.Issuer,
 		IssuedAt:  jwt.NewNumericDate(opts.Now),
 		ExpiresAt: jwt.NewNumericDate(opts.Now.Add(opts.TTL)),
-	}
+	}, Roles: opts.Roles}
 	if opts.Audience != "" {
 		claims.Audience = jwt.ClaimStrings{opts.Audience}
 	}

@@ -2,16 +2,20 @@ package auth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +49,7 @@ type Verifier struct {
 	parser   *jwt.Parser
 	issuer   string
 	audience string
+	roles    []string // the roles claim's path
 	stop     context.CancelFunc
 	once     sync.Once
 }
@@ -80,6 +85,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Verifier, error
 		parser:   jwt.NewParser(opts...),
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
+		roles:    strings.Split(cmp.Or(cfg.RolesClaim, DefaultRolesClaim), "."),
 	}
 	if len(cfg.Secret) > 0 {
 		v.secret = bytes.Clone(cfg.Secret)
@@ -158,7 +164,46 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Claims, error) {
 	if rc.IssuedAt != nil {
 		c.IssuedAt = rc.IssuedAt.Time
 	}
+	c.Roles = v.rolesOf(raw)
 	return c, nil
+}
+
+// rolesOf reads the roles claim of raw, a token whose signature has been
+// verified. A claim of another shape than a string or an array of strings
+// (its non-strings are skipped) grants no roles.
+func (v *Verifier) rolesOf(raw string) []string {
+	parts := strings.SplitN(raw, ".", 3)
+	if len(parts) != 3 {
+		return nil
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil
+	}
+	var node any
+	if json.Unmarshal(payload, &node) != nil {
+		return nil
+	}
+	for _, key := range v.roles {
+		obj, ok := node.(map[string]any)
+		if !ok {
+			return nil
+		}
+		node = obj[key]
+	}
+	switch val := node.(type) {
+	case string:
+		return []string{val}
+	case []any:
+		roles := make([]string, 0, len(val))
+		for _, r := range val {
+			if s, ok := r.(string); ok {
+				roles = append(roles, s)
+			}
+		}
+		return roles
+	}
+	return nil
 }
 
 // keyError carries a client-safe reason out of the jwt.Keyfunc.

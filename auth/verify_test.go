@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func checkVerify(tb testing.TB, v *auth.Verifier, raw, wantErr string) auth.Clai
 	if raw != "" && strings.Contains(err.Error(), raw) {
 		tb.Errorf("Verify error contains the token")
 	}
-	if got != (auth.Claims{}) {
+	if !reflect.DeepEqual(got, auth.Claims{}) {
 		tb.Errorf("Verify returned claims %+v with an error", got)
 	}
 	return got
@@ -423,7 +424,7 @@ func FuzzVerify(f *testing.F) {
 			if !knownReason(err.Error()) {
 				t.Fatalf("error %q is not a documented reason", err)
 			}
-			if got != (auth.Claims{}) {
+			if !reflect.DeepEqual(got, auth.Claims{}) {
 				t.Fatalf("claims %+v returned with error", got)
 			}
 			return
