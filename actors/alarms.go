@@ -230,3 +230,12 @@ func (a *TaskActor) Snooze(ctx context.Context, req *SnoozeRequest) (*Reply, err
 		return &Reply{Task: &next, Alarm: &row}, nil
 	})
 }
+
+// ReminderName is the Dapr actor reminder that fires what the ops view
+// lists as kind: "reminder" (a task's alarms) or "series_tick".
+func ReminderName(kind string) string {
+	if kind == "series_tick" {
+		return reminderSeries
+	}
+	return reminderAlarms
+}

@@ -88,6 +88,28 @@ func (c *Client) Snooze(ctx context.Context, id uuid.UUID, req SnoozeRequest) (*
 	return c.invoke(ctx, id, "Snooze", req)
 }
 
+// ControlOperation calls TaskActor.ControlOperation on the series' actor.
+func (c *Client) ControlOperation(ctx context.Context, series uuid.UUID, req ControlRequest) (*Reply, error) {
+	return c.invoke(ctx, series, "ControlOperation", req)
+}
+
+// Held asks task id's actor whether Dapr's scheduler holds its reminder
+// name (only the actors app's sidecar can tell).
+func (c *Client) Held(ctx context.Context, id uuid.UUID, name string) (bool, error) {
+	reply, err := c.invoke(ctx, id, "HeldReminders", HeldRequest{Names: []string{name}})
+	if err != nil {
+		return false, err
+	}
+	if err := reply.Err(); err != nil {
+		return false, err
+	}
+	held, ok := reply.Held[name]
+	if !ok {
+		return false, fmt.Errorf("%w: no answer about reminder %s", ErrUnavailable, name)
+	}
+	return held, nil
+}
+
 // Ping calls TaskActor.Ping: a bare actor round trip.
 func (c *Client) Ping(ctx context.Context, id uuid.UUID) error {
 	_, err := c.invoke(ctx, id, "Ping", nil)

@@ -37,6 +37,10 @@ func (a *TaskActor) Invoke(ctx context.Context, method string, data []byte) ([]b
 		return invoke(ctx, data, a.ApplySeriesOperation)
 	case "SeriesChange":
 		return invoke(ctx, data, a.SeriesChange)
+	case "ControlOperation":
+		return invoke(ctx, data, a.ControlOperation)
+	case "HeldReminders":
+		return invoke(ctx, data, a.HeldReminders)
 	case "Ping":
 		return encodeReply(a.Ping(ctx))
 	default:

@@ -81,6 +81,25 @@ type SeriesOperation struct {
 	CorrelationID string     `json:"correlation_id,omitempty"`
 }
 
+// Operation control actions (TaskActor.ControlOperation).
+const (
+	ActionRetry     = "retry"
+	ActionTerminate = "terminate"
+)
+
+// ControlRequest is the argument of TaskActor.ControlOperation: an
+// operator retries or terminates one of the series' operations.
+type ControlRequest struct {
+	OperationID uuid.UUID `json:"operation_id"`
+	Action      string    `json:"action"`
+	By          string    `json:"by"` // the operator
+}
+
+// HeldRequest is the argument of TaskActor.HeldReminders.
+type HeldRequest struct {
+	Names []string `json:"names"`
+}
+
 // OperationRequest is the argument of TaskActor.StartSeriesOperation.
 type OperationRequest struct {
 	Request
@@ -110,7 +129,9 @@ type Reply struct {
 	Outcome string `json:"outcome,omitempty"`
 	// Alarm is set by Snooze: the reminder as it is now.
 	Alarm *task.Alarm `json:"alarm,omitempty"`
-	Error *Error      `json:"error,omitempty"`
+	// Held is set by HeldReminders: reminder name -> scheduled.
+	Held  map[string]bool `json:"held,omitempty"`
+	Error *Error          `json:"error,omitempty"`
 }
 
 // ErrorCode classifies a failed actor call.
@@ -125,6 +146,7 @@ const (
 	CodeConflict            ErrorCode = "conflict"
 	CodeNotSeries           ErrorCode = "not_series"
 	CodeReminderNotFound    ErrorCode = "reminder_not_found"
+	CodeOperationState      ErrorCode = "operation_state"
 	CodeUnavailable         ErrorCode = "unavailable"
 	CodeInternal            ErrorCode = "internal"
 )
@@ -154,6 +176,9 @@ func errorReply(err error) *Reply {
 		return &Reply{Error: &Error{Code: CodeNotSeries, Message: task.ErrNotSeries.Error()}}
 	case errors.Is(err, task.ErrReminderNotFound):
 		return &Reply{Error: &Error{Code: CodeReminderNotFound, Message: task.ErrReminderNotFound.Error()}}
+	case errors.Is(err, ErrOperationState):
+		// The message is ours and says why: safe to show.
+		return &Reply{Error: &Error{Code: CodeOperationState, Message: err.Error()}}
 	case errors.Is(err, ErrUnavailable):
 		return &Reply{Error: &Error{Code: CodeUnavailable, Message: "a dependency is unavailable; retry"}}
 	default:
@@ -184,6 +209,8 @@ func (r *Reply) Err() error {
 		return task.ErrReminderNotFound
 	case CodeUnavailable:
 		return ErrUnavailable
+	case CodeOperationState:
+		return fmt.Errorf("%w: %s", ErrOperationState, r.Error.Message)
 	default:
 		return fmt.Errorf("task actor: %s", r.Error.Message)
 	}

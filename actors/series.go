@@ -350,6 +350,10 @@ func (a *TaskActor) Remind(ctx context.Context, name string, data []byte) {
 			if cur == nil || !cur.IsSeries() || cur.Completed {
 				return nil, a.unregister(ctx, id, name)
 			}
+			var armed struct{ Occurrence time.Time }
+			if json.Unmarshal(data, &armed) == nil && !armed.Occurrence.IsZero() {
+				a.deps.Metrics.ticked(now.Sub(armed.Occurrence.Add(-cur.Lead())))
+			}
 			return nil, a.advanceSeries(ctx, cur.Clone(), now, "")
 		case reminderNotify:
 			var notice CompletionNotice
@@ -393,6 +397,27 @@ func (a *TaskActor) StartSeriesOperation(ctx context.Context, req *OperationRequ
 			return nil, fmt.Errorf("start operation: %w", err)
 		}
 		return &Reply{Task: &cur, OperationID: &op.ID}, nil
+	})
+}
+
+// ControlOperation retries or terminates one of this series' operations
+// for an operator (the API checked the operator's role). Going through the
+// series' actor keeps a retry from racing a new operation it starts.
+func (a *TaskActor) ControlOperation(ctx context.Context, req *ControlRequest) (*Reply, error) {
+	return a.call(ctx, "control_operation", func(time.Time) (*Reply, error) {
+		switch req.Action {
+		case ActionRetry:
+			if err := a.deps.Workflows.RetryOperation(ctx, req.OperationID); err != nil {
+				return nil, err
+			}
+		case ActionTerminate:
+			if err := a.deps.Workflows.TerminateOperation(ctx, req.OperationID, req.By); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%w: unknown action %q", ErrOperationState, req.Action)
+		}
+		return &Reply{OperationID: &req.OperationID, Outcome: req.Action}, nil
 	})
 }
 

@@ -2,7 +2,10 @@ package actors_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,5 +249,37 @@ func TestSeriesOperationOnSeriesAndInstances(t *testing.T) {
 	left := e.instances(s.ID)
 	if len(left) != 1 || left[0].ID != inst[0].ID || !left[0].Completed {
 		t.Fatalf("after series delete: %v", occurrences(left))
+	}
+}
+
+func TestControlOperationGoesToTheWorkflows(t *testing.T) {
+	t.Parallel()
+	e := newEnv()
+	ctx := context.Background()
+	series, op := uuid.New(), uuid.New()
+
+	for _, req := range []actors.ControlRequest{
+		{OperationID: op, Action: actors.ActionRetry, By: "ops"},
+		{OperationID: op, Action: actors.ActionTerminate, By: "ops"},
+	} {
+		reply, err := e.placed(series).ControlOperation(ctx, &req)
+		if err != nil || reply.Err() != nil || reply.Outcome != req.Action || *reply.OperationID != op {
+			t.Fatalf("%s: reply %+v, err %v", req.Action, reply, err)
+		}
+	}
+	want := []string{"retry " + op.String(), "terminate " + op.String() + " by ops"}
+	if !slices.Equal(e.workflows.controls, want) {
+		t.Fatalf("controls = %q, want %q", e.workflows.controls, want)
+	}
+
+	// A refusal travels to the caller with its reason.
+	e.workflows.refuse = fmt.Errorf("%w: operation is completed", actors.ErrOperationState)
+	reply, err := e.placed(series).ControlOperation(ctx, &actors.ControlRequest{OperationID: op, Action: actors.ActionRetry})
+	if err != nil || !errors.Is(reply.Err(), actors.ErrOperationState) || !strings.Contains(reply.Err().Error(), "completed") {
+		t.Fatalf("refused retry: reply %+v, err %v", reply, err)
+	}
+	reply, _ = e.placed(series).ControlOperation(ctx, &actors.ControlRequest{OperationID: op, Action: "pause"})
+	if !errors.Is(reply.Err(), actors.ErrOperationState) {
+		t.Fatalf("unknown action: reply %+v", reply)
 	}
 }

@@ -52,7 +52,17 @@ type Reminders interface {
 // that already runs (same id) must succeed.
 type Workflows interface {
 	StartSeriesOperation(ctx context.Context, op SeriesOperation) error
+	// RetryOperation runs a failed operation's workflow again; the items
+	// it already dealt with are dealt with idempotently.
+	RetryOperation(ctx context.Context, id uuid.UUID) error
+	// TerminateOperation stops an operation's running workflow and marks
+	// the operation failed, saying who stopped it.
+	TerminateOperation(ctx context.Context, id uuid.UUID, by string) error
 }
+
+// ErrOperationState wraps the refusal to retry or terminate an operation
+// that is not in a state for it (its message says why).
+var ErrOperationState = errors.New("the operation cannot do that now")
 
 // SeriesConfig tunes recurring series.
 type SeriesConfig struct {
@@ -80,6 +90,15 @@ type Deps struct {
 	Reminders Reminders
 	Workflows Workflows
 	Series    SeriesConfig
+	// Scheduled looks up this app's actor reminders in Dapr's scheduler
+	// (for the ops view); nil answers unavailable.
+	Scheduled ScheduledReminders
+}
+
+// ScheduledReminders tells whether Dapr's scheduler holds an actor
+// reminder. Only the sidecar hosting the actor type can tell.
+type ScheduledReminders interface {
+	Held(ctx context.Context, id uuid.UUID, name string) (bool, error)
 }
 
 // TaskActor is the Dapr actor for one task. Its exported methods are the

@@ -288,8 +288,30 @@ func (f *fakeReminders) get(id uuid.UUID, name string) (reminder, bool) {
 }
 
 type fakeWorkflows struct {
-	mu      sync.Mutex
-	started []actors.SeriesOperation
+	mu       sync.Mutex
+	started  []actors.SeriesOperation
+	controls []string // "retry <id>", "terminate <id> by <who>"
+	refuse   error    // returned by the control methods when set
+}
+
+func (f *fakeWorkflows) RetryOperation(_ context.Context, id uuid.UUID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse != nil {
+		return f.refuse
+	}
+	f.controls = append(f.controls, "retry "+id.String())
+	return nil
+}
+
+func (f *fakeWorkflows) TerminateOperation(_ context.Context, id uuid.UUID, by string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse != nil {
+		return f.refuse
+	}
+	f.controls = append(f.controls, "terminate "+id.String()+" by "+by)
+	return nil
 }
 
 func (f *fakeWorkflows) StartSeriesOperation(_ context.Context, op actors.SeriesOperation) error {

@@ -18,6 +18,8 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskflow/taskflow/actors"
@@ -65,8 +67,13 @@ func (noReminders) UnregisterActorReminder(context.Context, *dapr.UnregisterActo
 type noWorkflows struct{}
 
 func (noWorkflows) StartSeriesOperation(context.Context, actors.SeriesOperation) error { return nil }
+func (noWorkflows) RetryOperation(_ context.Context, id uuid.UUID) error {
+	return fmt.Errorf("%w: operation %s is completed; only a failed one can be retried", actors.ErrOperationState, id)
+}
+func (noWorkflows) TerminateOperation(context.Context, uuid.UUID, string) error { return nil }
 
 type harness struct {
+	pool *pgxpool.Pool
 	app  *fiber.App
 	base string            // http://127.0.0.1:port of the real listener
 	keys map[string]string // user -> token
@@ -91,6 +98,8 @@ func newHarness(t *testing.T) *harness {
 	app, err := api.New(api.Config{BodyLimit: 16 << 10}, api.Deps{
 		Writer: actors.NewClient(inv), Reader: store, Operations: postgres.NewOperations(pool), Verifier: verifier,
 		Registry: prometheus.NewRegistry(), DevTokenSecret: secret,
+		Ops: &api.OpsDeps{Store: postgres.NewOps(pool), Operations: postgres.NewOperations(pool), Control: actors.NewClient(inv),
+			Outbox: postgres.NewOutbox(pool)},
 	}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +110,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
-	h := &harness{app: app, base: "http://" + ln.Addr().String(), keys: map[string]string{}}
+	h := &harness{pool: pool, app: app, base: "http://" + ln.Addr().String(), keys: map[string]string{}}
 	for _, u := range []string{"alice", "bob"} {
 		tok, err := auth.Mint(secret, u, auth.MintOptions{})
 		if err != nil {
@@ -109,6 +118,11 @@ func newHarness(t *testing.T) *harness {
 		}
 		h.keys[u] = tok
 	}
+	admin, err := auth.Mint(secret, "ops", auth.MintOptions{Roles: []string{api.DefaultAdminRole}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.keys["ops"] = admin
 	return h
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ type Deps struct {
 	Extra    map[string]http.Handler
 	Registry prometheus.Registerer
 	Now      func() time.Time
+	// Ops, when set, serves the ops view under /api/v1/ops to tokens with
+	// its admin role.
+	Ops *OpsDeps
 	// DevTokenSecret, when set, enables POST /api/v1/dev/token, which mints
 	// tokens for any user: only ever with the public development secret.
 	DevTokenSecret []byte
@@ -140,6 +144,13 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 	v1.Get("/operations/:id", h.operation)
 	v1.Post("/tasks/:id/complete", h.command(deps.Writer.Complete, fiber.StatusOK))
 	v1.Post("/tasks/:id/uncomplete", h.command(deps.Writer.Uncomplete, fiber.StatusOK))
+	if deps.Ops != nil {
+		ops := &opsHandlers{OpsDeps: *deps.Ops, callTimeout: cfg.CallTimeout}
+		if ops.AdminRole == "" {
+			ops.AdminRole = DefaultAdminRole
+		}
+		ops.routes(v1)
+	}
 	app.Use(notFound(app))
 	return app, nil
 }
@@ -148,9 +159,16 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 const (
 	localUser        = "taskflow.user"
 	localCorrelation = "taskflow.correlation"
+	localRoles       = "taskflow.roles"
 )
 
-func userID(c *fiber.Ctx) string        { return c.Locals(localUser).(string) }
+func userID(c *fiber.Ctx) string { return c.Locals(localUser).(string) }
+
+// hasRole reports whether the request's token holds role.
+func hasRole(c *fiber.Ctx, role string) bool {
+	claims, ok := c.Locals(localRoles).(auth.Claims)
+	return ok && claims.HasRole(role)
+}
 func correlationID(c *fiber.Ctx) string { s, _ := c.Locals(localCorrelation).(string); return s }
 
 var correlationPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -186,6 +204,7 @@ func authenticate(v Verifier) fiber.Handler {
 			return err
 		}
 		c.Locals(localUser, claims.UserID)
+		c.Locals(localRoles, claims)
 		return c.Next()
 	}
 }
@@ -203,6 +222,11 @@ var routes = []struct {
 	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/reminders/[^/]+/snooze/?$`), "POST"},
 	{regexp.MustCompile(`^/api/v1/operations/[^/]+/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/openapi\.json$`), "GET"},
+	{regexp.MustCompile(`^/api/v1/ops/?$`), "GET"},
+	{regexp.MustCompile(`^/api/v1/ops/(apps|reminders|operations|outbox|dead-letters)/?$`), "GET"},
+	{regexp.MustCompile(`^/api/v1/ops/operations/[^/]+/(retry|terminate)/?$`), "POST"},
+	{regexp.MustCompile(`^/api/v1/ops/dead-letters/[^/]+/?$`), "GET"},
+	{regexp.MustCompile(`^/api/v1/ops/dead-letters/[^/]+/replay/?$`), "POST"},
 }
 
 func notFound(*fiber.App) fiber.Handler {
@@ -236,12 +260,16 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 func devToken(secret []byte) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var body struct {
-			User string `json:"user"`
+			User  string   `json:"user"`
+			Roles []string `json:"roles"`
 		}
 		if err := json.Unmarshal(c.Body(), &body); err != nil || body.User == "" {
 			return badParam("user", "is required")
 		}
-		tok, err := auth.Mint(secret, body.User, auth.MintOptions{})
+		if len(body.Roles) > 10 || slices.ContainsFunc(body.Roles, func(r string) bool { return r == "" || len(r) > 64 }) {
+			return badParam("roles", "at most 10 roles of 1 to 64 characters")
+		}
+		tok, err := auth.Mint(secret, body.User, auth.MintOptions{Roles: body.Roles})
 		if err != nil {
 			return badParam("user", err.Error())
 		}

@@ -56,11 +56,15 @@ type Progress interface {
 	Start(ctx context.Context, id uuid.UUID, total int) error
 	Record(ctx context.Context, id, taskID uuid.UUID, outcome string) error
 	Finish(ctx context.Context, id uuid.UUID, failure string) error
+	Operation(ctx context.Context, id uuid.UUID) (postgres.Operation, error)
+	Reset(ctx context.Context, id uuid.UUID) (bool, error)
 }
 
 // Scheduler schedules workflow instances (the durabletask client).
 type Scheduler interface {
 	ScheduleWorkflow(ctx context.Context, name string, opts ...workflow.NewWorkflowOptions) (string, error)
+	TerminateWorkflow(ctx context.Context, id string, opts ...workflow.TerminateOptions) error
+	PurgeWorkflowState(ctx context.Context, id string, opts ...workflow.PurgeOptions) error
 }
 
 // Runner owns the series-operation workflow: it starts operations (the
@@ -116,6 +120,62 @@ func (r *Runner) StartSeriesOperation(ctx context.Context, op actors.SeriesOpera
 		_ = r.progress.Finish(context.WithoutCancel(ctx), op.ID, "could not start: "+err.Error())
 		return fmt.Errorf("schedule workflow %s: %w", op.ID, err)
 	}
+	return nil
+}
+
+// RetryOperation runs a failed operation's workflow again under the same
+// id: its old history is purged, the operation returns to pending, and the
+// workflow starts over from the recorded request. What the first run did
+// is done again idempotently (SeriesChange and the item records are).
+func (r *Runner) RetryOperation(ctx context.Context, id uuid.UUID) error {
+	op, err := r.progress.Operation(ctx, id)
+	if err != nil {
+		return err
+	}
+	if op.Status != "failed" {
+		return fmt.Errorf("%w: operation %s is %s; only a failed one can be retried", actors.ErrOperationState, id, op.Status)
+	}
+	var so actors.SeriesOperation
+	if err := json.Unmarshal(op.Request, &so); err != nil {
+		return fmt.Errorf("operation %s: undecodable request: %w", id, err)
+	}
+	// A failed or terminated instance keeps its id until purged; an
+	// instance that never started has nothing to purge.
+	if err := r.scheduler.PurgeWorkflowState(ctx, id.String()); err != nil {
+		r.log.InfoContext(ctx, "purging the failed workflow's history", "operation", id, "error", err)
+	}
+	reset, err := r.progress.Reset(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !reset {
+		return fmt.Errorf("%w: operation %s is no longer failed", actors.ErrOperationState, id)
+	}
+	if _, err := r.scheduler.ScheduleWorkflow(ctx, SeriesWorkflow, workflow.WithInstanceID(id.String()), workflow.WithInput(so)); err != nil {
+		_ = r.progress.Finish(context.WithoutCancel(ctx), id, "could not restart: "+err.Error())
+		return fmt.Errorf("reschedule workflow %s: %w", id, err)
+	}
+	r.log.InfoContext(ctx, "operation retried", "operation", id)
+	return nil
+}
+
+// TerminateOperation stops a pending or running operation's workflow and
+// marks the operation failed, naming who stopped it.
+func (r *Runner) TerminateOperation(ctx context.Context, id uuid.UUID, by string) error {
+	op, err := r.progress.Operation(ctx, id)
+	if err != nil {
+		return err
+	}
+	if op.Status != "pending" && op.Status != "running" {
+		return fmt.Errorf("%w: operation %s is %s; only a pending or running one can be terminated", actors.ErrOperationState, id, op.Status)
+	}
+	if err := r.scheduler.TerminateWorkflow(ctx, id.String()); err != nil {
+		return fmt.Errorf("terminate workflow %s: %w", id, err)
+	}
+	if err := r.progress.Finish(ctx, id, "terminated by "+by); err != nil {
+		return err
+	}
+	r.log.WarnContext(ctx, "operation terminated", "operation", id, "by", by)
 	return nil
 }
 

@@ -143,6 +143,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Limits:    cfg.Limits,
 		Peers:     peers,
 		Reminders: client,
+		Scheduled: actors.NewSidecarReminders(cfg.DaprHTTPPort),
 		Workflows: runner,
 		Series:    cfg.Series,
 	}
@@ -175,6 +176,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error {
+		platform.Heartbeat(gctx, postgres.NewOps(pool), "actors", cfg.DaprHTTPPort,
+			func() map[string]int { return map[string]int{actors.TaskActorType: host.Active()} }, logger)
+		return nil
+	})
 	g.Go(func() error { return host.Run(gctx) })
 	g.Go(func() error {
 		// The worker keeps a stream open to the sidecar and runs workflow and

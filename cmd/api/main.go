@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/taskflow/taskflow/actors"
 	"github.com/taskflow/taskflow/api"
 	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/internal/brokerlag"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/postgres"
 	"github.com/taskflow/taskflow/task"
@@ -29,6 +31,8 @@ type config struct {
 	PprofAddr    string
 	Auth         auth.Config
 	API          api.Config
+	AdminRole    string
+	KafkaBrokers string
 }
 
 func loadConfig(env *platform.Env) (config, error) {
@@ -41,6 +45,10 @@ func loadConfig(env *platform.Env) (config, error) {
 		LogLevel:     env.String("LOG_LEVEL", "info"),
 		PprofAddr:    env.String("PPROF_ADDR", ""),
 		Auth:         platform.AuthConfig(env),
+		// Tokens whose roles claim (JWT_ROLES_CLAIM) holds this role open
+		// the ops view (/ops, /api/v1/ops).
+		AdminRole:    env.String("ADMIN_ROLE", api.DefaultAdminRole),
+		KafkaBrokers: env.String("KAFKA_BROKERS", ""),
 		API: api.Config{
 			BodyLimit:   env.Int("API_BODY_LIMIT", 64<<10, 1<<10, 16<<20),
 			CallTimeout: env.Duration("API_CALL_TIMEOUT", 15*time.Second, 100*time.Millisecond),
@@ -78,9 +86,20 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	defer client.Close()
 
 	reg := platform.NewRegistry()
+	actorClient := actors.NewClient(client)
+	ops := &api.OpsDeps{Store: postgres.NewOps(pool), Operations: postgres.NewOperations(pool), Control: actorClient,
+		Outbox: postgres.NewOutbox(pool), Scheduler: actorClient, AdminRole: cfg.AdminRole}
+	if cfg.KafkaBrokers != "" {
+		lags, err := brokerlag.New(cfg.KafkaBrokers)
+		if err != nil {
+			return fmt.Errorf("KAFKA_BROKERS: %w", err)
+		}
+		defer lags.Close()
+		ops.Consumers = lags
+	}
 	checks := platform.Checks{"postgres": platform.DatabaseCheck(pool), "dapr": platform.SidecarCheck(cfg.DaprHTTPPort)}
 	app, err := api.New(cfg.API, api.Deps{
-		Writer:     actors.NewClient(client),
+		Writer:     actorClient,
 		Reader:     postgres.NewTasks(pool),
 		Operations: postgres.NewOperations(pool),
 		Verifier:   verifier,
@@ -91,6 +110,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 			"/metrics":      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		},
 		DevTokenSecret: devSecret(cfg.Auth),
+		Ops:            ops,
 	}, logger)
 	if err != nil {
 		return err
@@ -100,6 +120,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	logger.InfoContext(ctx, "api listening", "port", cfg.Port)
+	beat, stopBeat := context.WithCancel(ctx)
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		platform.Heartbeat(beat, postgres.NewOps(pool), "api", cfg.DaprHTTPPort, nil, logger)
+	}()
+	defer func() { stopBeat(); <-beating }()
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln) }()
 	select {

@@ -89,6 +89,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ops := postgres.NewOps(pool)
+	inbox, err := auditor.NewInbox(ops, reg, logger)
+	if err != nil {
+		return err
+	}
 	checks := platform.Checks{"postgres": platform.DatabaseCheck(pool), "dapr": platform.SidecarCheck(cfg.DaprHTTPPort)}
 	mux := http.NewServeMux()
 	mux.Handle("GET /health/live", platform.LiveHandler())
@@ -98,7 +103,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		PubsubName: cfg.PubSub, Topic: task.Topic, Route: "/events/task-events", Metadata: subscribe.RawPayload,
 		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: cfg.Auditor.BatchSize,
 			MaxAwaitMs: max(1, int(cfg.Auditor.BatchWait/time.Millisecond))},
-	}))
+	}, inbox.Subscription(cfg.PubSub, "/events/task-events-dlq")))
+	mux.Handle("POST /events/task-events-dlq", inbox)
 	mux.Handle("POST /events/task-events", subscribe.BulkHandler(aud.Handle, logger, subscribe.OnUndecodable(aud.Undecodable)))
 	mux.Handle("/api/v1/audit/", platform.CORS(cfg.AllowedOrigins, auditor.QueryHandler(store, verifier, logger)))
 
@@ -114,7 +120,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// written and answered while it drains, then Close flushes the last
 	// batch and Run returns.
 	g.Go(func() error { aud.Run(context.WithoutCancel(gctx)); return nil })
+	g.Go(func() error { inbox.Run(gctx, 5*time.Second); return nil })
 	g.Go(func() error { keepPartitions(gctx, store, cfg.PartitionMonths, logger); return nil })
+	g.Go(func() error { platform.Heartbeat(gctx, ops, "auditor", cfg.DaprHTTPPort, nil, logger); return nil })
 	g.Go(func() error {
 		defer aud.Close()
 		return platform.ServeHTTP(gctx, srv, ln, 20*time.Second)

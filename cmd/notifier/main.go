@@ -103,6 +103,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { n.Purge(gctx, 10*time.Minute); return nil })
 	g.Go(func() error {
+		platform.Heartbeat(gctx, postgres.NewOps(pool), "notifier", cfg.DaprHTTPPort, nil, logger)
+		return nil
+	})
+	g.Go(func() error {
 		<-gctx.Done()
 		// Streams end first, each with a "shutdown" event, then the server.
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

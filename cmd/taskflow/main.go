@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,7 +27,11 @@ import (
 
 const usage = `usage:
   taskflow run [--root DIR]                     start the local stack described by dapr.yaml (Ctrl-C stops it)
-  taskflow token --user ID [--ttl 24h]          print a development token (HS256 with JWT_SECRET)
+  taskflow token --user ID [--ttl 24h] [--roles taskflow-admin]
+                                                print a development token (HS256 with JWT_SECRET)
+  taskflow ops apps|reminders|operations|outbox|dead-letters [--json]
+  taskflow ops dead-letter ID | replay ID | retry OPERATION_ID | terminate OPERATION_ID
+                                                the ops view from the terminal (TASKFLOW_URL, TASKFLOW_TOKEN)
   taskflow migrate up | down [--steps N]        apply or revert migrations on DATABASE_URL
 `
 
@@ -51,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return token(args[1:], stdout)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout)
+	case "ops":
+		return opsCommand(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -63,6 +70,7 @@ func token(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	user := fs.String("user", "", "user id (the token's sub)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
+	roles := fs.String("roles", "", "comma-separated roles (the roles claim), e.g. taskflow-admin for the ops view")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,7 +85,13 @@ func token(args []string, stdout io.Writer) error {
 	if len(cfg.Secret) == 0 {
 		return errors.New("token: JWT_SECRET is not set (tokens for a JWKS issuer come from that issuer)")
 	}
-	tok, err := auth.Mint(cfg.Secret, *user, auth.MintOptions{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: *ttl})
+	var roleList []string
+	for _, r := range strings.Split(*roles, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			roleList = append(roleList, r)
+		}
+	}
+	tok, err := auth.Mint(cfg.Secret, *user, auth.MintOptions{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: *ttl, Roles: roleList})
 	if err != nil {
 		return err
 	}

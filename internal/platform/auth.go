@@ -15,6 +15,9 @@ func AuthConfig(env *Env) auth.Config {
 		Audience: env.String("JWT_AUDIENCE", ""),
 		JWKSURL:  env.String("JWKS_URL", ""),
 		Leeway:   env.Duration("JWT_LEEWAY", 0, 0),
+		// Where a token lists its roles: "roles" by default, a dotted path
+		// such as "realm_access.roles" for Keycloak.
+		RolesClaim: env.String("JWT_ROLES_CLAIM", auth.DefaultRolesClaim),
 	}
 	if len(c.Secret) == 0 && c.JWKSURL == "" {
 		c.Secret = []byte(auth.DevSecret)

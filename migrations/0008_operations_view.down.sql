@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS app_instances;
+DROP TABLE IF EXISTS dead_letters;
