@@ -8,7 +8,7 @@
 //     (scanned from cmd/<app> and internal/platform);
 //   - resources, probes, security contexts, graceful shutdown, spread, PDBs,
 //     HPAs, Services, Ingresses, the Kafka topics and namespaces;
-//   - the prod Ingress routing each app's public /api/v1 prefix to its Service;
+//   - the production Ingress routing each app's public /api/v1 prefix to its Service;
 //   - every kustomization.yaml and what its patches target.
 //
 // With kustomize or kubectl on the PATH the overlays are rendered and the
@@ -59,7 +59,7 @@ var injectedEnv = []string{"DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_PROTOCOL"}
 var sseApps = []string{"notifier"}
 
 // publicRoutes are the path prefixes each app (by Dapr app id) serves to
-// users; the prod Ingress must send each to a Service of that app, the
+// users; the production Ingress must send each to a Service of that app, the
 // longest matching prefix winning. Keep it in step with the apps' routes.
 var publicRoutes = []struct{ app, prefix string }{
 	{"api", "/api/v1"},                    // api.Server: app.Group("/api/v1")
@@ -850,11 +850,11 @@ func TestBase(t *testing.T) {
 	}
 }
 
-// TestProdIngressRoutes checks the prod overlay's routing without rendering
+// TestProductionIngressRoutes checks the production overlay's routing without rendering
 // it (the overlay adds the Ingresses to the base and patches neither).
-func TestProdIngressRoutes(t *testing.T) {
+func TestProductionIngressRoutes(t *testing.T) {
 	t.Parallel()
-	const dir = "k8s/overlays/prod"
+	const dir = "k8s/overlays/production"
 	all := kustomizations(t)
 	if k := all[dir]; len(k.Patches)+len(k.PatchesStrategicMerge) > 0 {
 		t.Fatalf("%s patches resources: check its routes on the rendered overlay instead", dir)
