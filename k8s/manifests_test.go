@@ -55,6 +55,17 @@ var goRuntimeEnv = []string{"GOMEMLIMIT", "GOMAXPROCS", "GOGC"}
 // injectedEnv are set by the Dapr sidecar injector; a Deployment must not.
 var injectedEnv = []string{"DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_PROTOCOL"}
 
+// tokenEnv are the Dapr tokens an app container reads, each from the Secret
+// its annotation gives daprd (key "token", the only one Dapr reads). Dapr
+// 1.18's injector sets them in the daprd container only, so the Deployment
+// sets them for the app: APP_API_TOKEN, which daprd sends with every call to
+// the app, and DAPR_API_TOKEN, which daprd requires on calls to its API (the
+// Dapr Go SDK's client reads it).
+var tokenEnv = map[string]string{
+	"APP_API_TOKEN":  "dapr.io/app-token-secret",
+	"DAPR_API_TOKEN": "dapr.io/api-token-secret",
+}
+
 // sseApps stream Server-Sent Events; an Ingress in front of them must not buffer.
 var sseApps = []string{"notifier"}
 
@@ -1035,6 +1046,18 @@ func checkDeployments(t *testing.T, label string, docs []doc, r *repo) {
 		}
 		checkQuantities(t, d.String()+" container "+c.Name, c.Resources.Requests, c.Resources.Limits)
 		checkEnv(t, d.String(), bin, dep, docs, r)
+		for name, key := range tokenEnv {
+			secret := ann(key)
+			if secret == "" {
+				t.Errorf("%s: no annotation %s: daprd and the app would not authenticate each other", d, key)
+			}
+			if !slices.ContainsFunc(c.Env, func(e envVar) bool { return e.Name == name }) {
+				t.Errorf("%s: does not set %s (from Secret %q, key token) for the app", d, name, secret)
+			}
+			if _, ok := r.secretKeys[secret]; secret != "" && !ok {
+				t.Errorf("%s: %s names Secret %q, which secret.example.yaml does not document", d, key, secret)
+			}
+		}
 		if len(c.EnvFrom) > 0 {
 			t.Errorf("%s: envFrom hides which variables are set; use env", d)
 		}
@@ -1134,6 +1157,15 @@ func checkEnv(t *testing.T, where, bin string, dep deployment, docs []doc, r *re
 				t.Errorf("%s: %s is set twice", where, e.Name)
 			case slices.Contains(injectedEnv, e.Name):
 				t.Errorf("%s: %s is set by the Dapr sidecar injector; do not set it", where, e.Name)
+			case tokenEnv[e.Name] != "":
+				ann := tokenEnv[e.Name]
+				secret := dep.annotation(ann)
+				if docs == nil && secret == "" {
+					break // a patch that leaves the annotation alone
+				}
+				if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Name != secret || e.ValueFrom.SecretKeyRef.Key != "token" {
+					t.Errorf("%s: %s must come from the Secret %s names (%q), key \"token\", as daprd's does", where, e.Name, ann, secret)
+				}
 			case !slices.Contains(reads, e.Name) && !slices.Contains(goRuntimeEnv, e.Name):
 				t.Errorf("%s: %s is not read by cmd/%s (it reads %v)", where, e.Name, bin, reads)
 			}
