@@ -931,8 +931,12 @@ func checkManifests(t *testing.T, label string, docs []doc, r *repo) {
 	checkKafkaTopic(t, label, docs)
 }
 
+// kafkaKinds are Strimzi's resources: they live with the Kafka cluster, in its
+// namespace (checked in checkKafkaTopic).
+var kafkaKinds = []string{"Kafka", "KafkaNodePool", "KafkaTopic"}
+
 // checkNamespaces wants one Namespace and everything else in it, but the
-// KafkaTopic, which lives with its Kafka cluster (checked in checkKafkaTopic).
+// Strimzi resources (kafkaKinds).
 func checkNamespaces(t *testing.T, label string, docs []doc) {
 	t.Helper()
 	namespaces := ofKind(docs, "Namespace")
@@ -941,7 +945,7 @@ func checkNamespaces(t *testing.T, label string, docs []doc) {
 	}
 	ns := namespaces[0].Metadata.Name
 	for _, d := range docs {
-		if d.Kind != "Namespace" && d.Kind != "KafkaTopic" && d.Metadata.Namespace != ns {
+		if d.Kind != "Namespace" && !slices.Contains(kafkaKinds, d.Kind) && d.Metadata.Namespace != ns {
 			t.Errorf("%s: namespace %q, want %q", d, d.Metadata.Namespace, ns)
 		}
 	}
@@ -1209,6 +1213,9 @@ func checkServicesAndIngresses(t *testing.T, docs []doc) {
 				matched = append(matched, dep)
 			}
 		}
+		if len(matched) == 0 && selectsStatefulSet(t, docs, svc.Spec.Selector) {
+			continue // a backing service of an overlay (overlays/local: PostgreSQL)
+		}
 		if len(matched) != 1 {
 			t.Errorf("%s: selects %d Deployments, want 1", d, len(matched))
 			continue
@@ -1250,6 +1257,25 @@ func checkServicesAndIngresses(t *testing.T, docs []doc) {
 			}
 		}
 	}
+}
+
+// selectsStatefulSet reports whether selector matches the pods of a StatefulSet.
+func selectsStatefulSet(t *testing.T, docs []doc, selector map[string]string) bool {
+	t.Helper()
+	for _, d := range ofKind(docs, "StatefulSet") {
+		var sts struct {
+			Spec struct {
+				Template struct {
+					Metadata objectMeta `yaml:"metadata"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		d.decode(t, &sts)
+		if (labelSelector{MatchLabels: selector}).selects(sts.Spec.Template.Metadata.Labels) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPublicRoutes wants, on every host of the Ingresses, each path of
@@ -1517,6 +1543,42 @@ func checkKafkaTopic(t *testing.T, label string, docs []doc) {
 		}
 		retention[name] = ms
 	}
+	// A Kafka cluster the overlay brings along (KRaft with node pools) is the
+	// one the brokers name, with brokers enough for every topic's replicas.
+	brokerNodes := 0
+	for _, d := range ofKind(docs, "Kafka") {
+		if d.Metadata.Name != cluster || d.Metadata.Namespace != ns {
+			t.Errorf("%s: in namespace %q, but the pub/sub's brokers are %q", d, d.Metadata.Namespace, brokers)
+		}
+		for _, a := range []string{"strimzi.io/kraft", "strimzi.io/node-pools"} {
+			if d.Metadata.Annotations[a] != "enabled" {
+				t.Errorf("%s: annotation %s %q, want \"enabled\" (KRaft with node pools)", d, a, d.Metadata.Annotations[a])
+			}
+		}
+	}
+	for _, d := range ofKind(docs, "KafkaNodePool") {
+		var np struct {
+			Spec struct {
+				Replicas int      `yaml:"replicas"`
+				Roles    []string `yaml:"roles"`
+			} `yaml:"spec"`
+		}
+		d.decode(t, &np)
+		if d.Metadata.Labels["strimzi.io/cluster"] != cluster || d.Metadata.Namespace != ns {
+			t.Errorf("%s: belongs to cluster %q in namespace %q, but the pub/sub's brokers are %q", d, d.Metadata.Labels["strimzi.io/cluster"], d.Metadata.Namespace, brokers)
+		}
+		if slices.Contains(np.Spec.Roles, "broker") {
+			brokerNodes += np.Spec.Replicas
+		}
+	}
+	if len(ofKind(docs, "Kafka")) > 0 {
+		for name, kt := range topics {
+			if kt.Spec.Replicas > brokerNodes {
+				t.Errorf("%s: KafkaTopic %s wants %d replicas, the node pools have %d brokers", label, name, kt.Spec.Replicas, brokerNodes)
+			}
+		}
+	}
+
 	for _, name := range kafkaTopics {
 		if _, ok := topics[name]; !ok {
 			t.Errorf("%s: no KafkaTopic %s", label, name)
