@@ -24,10 +24,10 @@ GOFLAGS_TEST ?= -race -count=1
 TEST_TIMEOUT ?= 18m
 CMDS := actors api notifier auditor taskflow devkafka loadgen
 
-.PHONY: help run build dapr test test-unit lint bench fuzz clean chromium
+.PHONY: help run build dapr test test-unit test-k8s lint bench fuzz clean chromium
 
 help: ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 run: dapr build ## Start the whole stack from dapr.yaml (Ctrl-C stops it).
 	./bin/taskflow run
@@ -47,8 +47,14 @@ $(DAPR_CACHE)/%:
 	  -o $(DAPR_CACHE)/$*.tmp github.com/dapr/dapr/cmd/$*
 	mv $(DAPR_CACHE)/$*.tmp $@
 
-test: dapr lint chromium ## Everything CI runs: unit, integration, end-to-end and browser tests with -race.
+test: dapr lint chromium test-k8s ## Everything CI runs: unit, integration, end-to-end and browser tests with -race.
 	TASKFLOW_FULL_TESTS=1 $(GO) test $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
+
+# tools/k8scheck is a module of its own (kustomize, k8s.io/*, compose-go stay
+# out of the apps' go.mod): it renders the k8s/ overlays and checks them
+# strictly, and checks docker-compose.yml and the dashboards. No cluster needed.
+test-k8s: ## The Kubernetes, Compose and monitoring checks (tools/k8scheck), no cluster needed.
+	cd tools/k8scheck && $(GO) vet ./... && $(GO) test $(GOFLAGS_TEST) ./...
 
 chromium: ## Debian's Chromium for the browser tests (installed once per machine).
 	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)"; \

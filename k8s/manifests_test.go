@@ -8,7 +8,7 @@
 //     (scanned from cmd/<app> and internal/platform);
 //   - resources, probes, security contexts, graceful shutdown, spread, PDBs,
 //     HPAs, Services, Ingresses, the Kafka topics and namespaces;
-//   - the prod Ingress routing each app's public /api/v1 prefix to its Service;
+//   - the production Ingress routing each app's public /api/v1 prefix to its Service;
 //   - every kustomization.yaml and what its patches target.
 //
 // With kustomize or kubectl on the PATH the overlays are rendered and the
@@ -55,11 +55,22 @@ var goRuntimeEnv = []string{"GOMEMLIMIT", "GOMAXPROCS", "GOGC"}
 // injectedEnv are set by the Dapr sidecar injector; a Deployment must not.
 var injectedEnv = []string{"DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_PROTOCOL"}
 
+// tokenEnv are the Dapr tokens an app container reads, each from the Secret
+// its annotation gives daprd (key "token", the only one Dapr reads). Dapr
+// 1.18's injector sets them in the daprd container only, so the Deployment
+// sets them for the app: APP_API_TOKEN, which daprd sends with every call to
+// the app, and DAPR_API_TOKEN, which daprd requires on calls to its API (the
+// Dapr Go SDK's client reads it).
+var tokenEnv = map[string]string{
+	"APP_API_TOKEN":  "dapr.io/app-token-secret",
+	"DAPR_API_TOKEN": "dapr.io/api-token-secret",
+}
+
 // sseApps stream Server-Sent Events; an Ingress in front of them must not buffer.
 var sseApps = []string{"notifier"}
 
 // publicRoutes are the path prefixes each app (by Dapr app id) serves to
-// users; the prod Ingress must send each to a Service of that app, the
+// users; the production Ingress must send each to a Service of that app, the
 // longest matching prefix winning. Keep it in step with the apps' routes.
 var publicRoutes = []struct{ app, prefix string }{
 	{"api", "/api/v1"},                    // api.Server: app.Group("/api/v1")
@@ -850,11 +861,11 @@ func TestBase(t *testing.T) {
 	}
 }
 
-// TestProdIngressRoutes checks the prod overlay's routing without rendering
+// TestProductionIngressRoutes checks the production overlay's routing without rendering
 // it (the overlay adds the Ingresses to the base and patches neither).
-func TestProdIngressRoutes(t *testing.T) {
+func TestProductionIngressRoutes(t *testing.T) {
 	t.Parallel()
-	const dir = "k8s/overlays/prod"
+	const dir = "k8s/overlays/production"
 	all := kustomizations(t)
 	if k := all[dir]; len(k.Patches)+len(k.PatchesStrategicMerge) > 0 {
 		t.Fatalf("%s patches resources: check its routes on the rendered overlay instead", dir)
@@ -920,8 +931,12 @@ func checkManifests(t *testing.T, label string, docs []doc, r *repo) {
 	checkKafkaTopic(t, label, docs)
 }
 
+// kafkaKinds are Strimzi's resources: they live with the Kafka cluster, in its
+// namespace (checked in checkKafkaTopic).
+var kafkaKinds = []string{"Kafka", "KafkaNodePool", "KafkaTopic"}
+
 // checkNamespaces wants one Namespace and everything else in it, but the
-// KafkaTopic, which lives with its Kafka cluster (checked in checkKafkaTopic).
+// Strimzi resources (kafkaKinds).
 func checkNamespaces(t *testing.T, label string, docs []doc) {
 	t.Helper()
 	namespaces := ofKind(docs, "Namespace")
@@ -930,7 +945,7 @@ func checkNamespaces(t *testing.T, label string, docs []doc) {
 	}
 	ns := namespaces[0].Metadata.Name
 	for _, d := range docs {
-		if d.Kind != "Namespace" && d.Kind != "KafkaTopic" && d.Metadata.Namespace != ns {
+		if d.Kind != "Namespace" && !slices.Contains(kafkaKinds, d.Kind) && d.Metadata.Namespace != ns {
 			t.Errorf("%s: namespace %q, want %q", d, d.Metadata.Namespace, ns)
 		}
 	}
@@ -1035,6 +1050,18 @@ func checkDeployments(t *testing.T, label string, docs []doc, r *repo) {
 		}
 		checkQuantities(t, d.String()+" container "+c.Name, c.Resources.Requests, c.Resources.Limits)
 		checkEnv(t, d.String(), bin, dep, docs, r)
+		for name, key := range tokenEnv {
+			secret := ann(key)
+			if secret == "" {
+				t.Errorf("%s: no annotation %s: daprd and the app would not authenticate each other", d, key)
+			}
+			if !slices.ContainsFunc(c.Env, func(e envVar) bool { return e.Name == name }) {
+				t.Errorf("%s: does not set %s (from Secret %q, key token) for the app", d, name, secret)
+			}
+			if _, ok := r.secretKeys[secret]; secret != "" && !ok {
+				t.Errorf("%s: %s names Secret %q, which secret.example.yaml does not document", d, key, secret)
+			}
+		}
 		if len(c.EnvFrom) > 0 {
 			t.Errorf("%s: envFrom hides which variables are set; use env", d)
 		}
@@ -1134,6 +1161,15 @@ func checkEnv(t *testing.T, where, bin string, dep deployment, docs []doc, r *re
 				t.Errorf("%s: %s is set twice", where, e.Name)
 			case slices.Contains(injectedEnv, e.Name):
 				t.Errorf("%s: %s is set by the Dapr sidecar injector; do not set it", where, e.Name)
+			case tokenEnv[e.Name] != "":
+				ann := tokenEnv[e.Name]
+				secret := dep.annotation(ann)
+				if docs == nil && secret == "" {
+					break // a patch that leaves the annotation alone
+				}
+				if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Name != secret || e.ValueFrom.SecretKeyRef.Key != "token" {
+					t.Errorf("%s: %s must come from the Secret %s names (%q), key \"token\", as daprd's does", where, e.Name, ann, secret)
+				}
 			case !slices.Contains(reads, e.Name) && !slices.Contains(goRuntimeEnv, e.Name):
 				t.Errorf("%s: %s is not read by cmd/%s (it reads %v)", where, e.Name, bin, reads)
 			}
@@ -1177,6 +1213,9 @@ func checkServicesAndIngresses(t *testing.T, docs []doc) {
 				matched = append(matched, dep)
 			}
 		}
+		if len(matched) == 0 && selectsStatefulSet(t, docs, svc.Spec.Selector) {
+			continue // a backing service of an overlay (overlays/local: PostgreSQL)
+		}
 		if len(matched) != 1 {
 			t.Errorf("%s: selects %d Deployments, want 1", d, len(matched))
 			continue
@@ -1218,6 +1257,25 @@ func checkServicesAndIngresses(t *testing.T, docs []doc) {
 			}
 		}
 	}
+}
+
+// selectsStatefulSet reports whether selector matches the pods of a StatefulSet.
+func selectsStatefulSet(t *testing.T, docs []doc, selector map[string]string) bool {
+	t.Helper()
+	for _, d := range ofKind(docs, "StatefulSet") {
+		var sts struct {
+			Spec struct {
+				Template struct {
+					Metadata objectMeta `yaml:"metadata"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		d.decode(t, &sts)
+		if (labelSelector{MatchLabels: selector}).selects(sts.Spec.Template.Metadata.Labels) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPublicRoutes wants, on every host of the Ingresses, each path of
@@ -1485,6 +1543,42 @@ func checkKafkaTopic(t *testing.T, label string, docs []doc) {
 		}
 		retention[name] = ms
 	}
+	// A Kafka cluster the overlay brings along (KRaft with node pools) is the
+	// one the brokers name, with brokers enough for every topic's replicas.
+	brokerNodes := 0
+	for _, d := range ofKind(docs, "Kafka") {
+		if d.Metadata.Name != cluster || d.Metadata.Namespace != ns {
+			t.Errorf("%s: in namespace %q, but the pub/sub's brokers are %q", d, d.Metadata.Namespace, brokers)
+		}
+		for _, a := range []string{"strimzi.io/kraft", "strimzi.io/node-pools"} {
+			if d.Metadata.Annotations[a] != "enabled" {
+				t.Errorf("%s: annotation %s %q, want \"enabled\" (KRaft with node pools)", d, a, d.Metadata.Annotations[a])
+			}
+		}
+	}
+	for _, d := range ofKind(docs, "KafkaNodePool") {
+		var np struct {
+			Spec struct {
+				Replicas int      `yaml:"replicas"`
+				Roles    []string `yaml:"roles"`
+			} `yaml:"spec"`
+		}
+		d.decode(t, &np)
+		if d.Metadata.Labels["strimzi.io/cluster"] != cluster || d.Metadata.Namespace != ns {
+			t.Errorf("%s: belongs to cluster %q in namespace %q, but the pub/sub's brokers are %q", d, d.Metadata.Labels["strimzi.io/cluster"], d.Metadata.Namespace, brokers)
+		}
+		if slices.Contains(np.Spec.Roles, "broker") {
+			brokerNodes += np.Spec.Replicas
+		}
+	}
+	if len(ofKind(docs, "Kafka")) > 0 {
+		for name, kt := range topics {
+			if kt.Spec.Replicas > brokerNodes {
+				t.Errorf("%s: KafkaTopic %s wants %d replicas, the node pools have %d brokers", label, name, kt.Spec.Replicas, brokerNodes)
+			}
+		}
+	}
+
 	for _, name := range kafkaTopics {
 		if _, ok := topics[name]; !ok {
 			t.Errorf("%s: no KafkaTopic %s", label, name)
