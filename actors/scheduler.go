@@ -54,6 +54,7 @@ func (s *SidecarReminders) Held(ctx context.Context, id uuid.UUID, name string) 
 	if err != nil {
 		return false, err
 	}
+	// Dapr's API token (DAPR_API_TOKEN), as the Go SDK sends it.
 	if tok := os.Getenv("DAPR_API_TOKEN"); tok != "" {
 		req.Header.Set("dapr-api-token", tok)
 	}

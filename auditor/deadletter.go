@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -83,6 +84,9 @@ func (p *DaprDeadLetters) DeadLetter(ctx context.Context, dl DeadLetter) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if tok := os.Getenv("DAPR_API_TOKEN"); tok != "" {
+		req.Header.Set("dapr-api-token", tok) // as the Go SDK sends it
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", DeadLetterTopic, err)

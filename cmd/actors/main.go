@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"github.com/taskflow/taskflow/actors"
 	"github.com/taskflow/taskflow/internal/actorhost"
@@ -155,7 +156,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// stream); its health checks ask whether the database answers. The
 	// readiness probe also wants the sidecar and the stream registered.
 	dbCheck := platform.DatabaseCheck(pool)
-	appServer := actorhost.NewAppServer(dbCheck)
+	appServer := actorhost.NewAppServer(dbCheck, grpc.UnaryInterceptor(platform.AppTokenInterceptor(platform.AppToken())))
 	checks := platform.Checks{"postgres": dbCheck, "dapr": platform.SidecarCheck(cfg.DaprHTTPPort),
 		"actor_stream": func(context.Context) error {
 			if !host.Ready() {

@@ -99,13 +99,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	mux.Handle("GET /health/live", platform.LiveHandler())
 	mux.Handle("GET /health/ready", platform.ReadyHandler(checks))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /dapr/subscribe", subscribe.ListHandler(subscribe.Subscription{
+	// Only the sidecar calls /dapr/* and /events/* (APP_API_TOKEN).
+	sidecarOnly := func(h http.Handler) http.Handler { return platform.RequireAppToken(platform.AppToken(), h) }
+	mux.Handle("GET /dapr/subscribe", sidecarOnly(subscribe.ListHandler(subscribe.Subscription{
 		PubsubName: cfg.PubSub, Topic: task.Topic, Route: "/events/task-events", Metadata: subscribe.RawPayload,
 		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: cfg.Auditor.BatchSize,
 			MaxAwaitMs: max(1, int(cfg.Auditor.BatchWait/time.Millisecond))},
-	}, inbox.Subscription(cfg.PubSub, "/events/task-events-dlq")))
-	mux.Handle("POST /events/task-events-dlq", inbox)
-	mux.Handle("POST /events/task-events", subscribe.BulkHandler(aud.Handle, logger, subscribe.OnUndecodable(aud.Undecodable)))
+	}, inbox.Subscription(cfg.PubSub, "/events/task-events-dlq"))))
+	mux.Handle("POST /events/task-events-dlq", sidecarOnly(inbox))
+	mux.Handle("POST /events/task-events", sidecarOnly(subscribe.BulkHandler(aud.Handle, logger, subscribe.OnUndecodable(aud.Undecodable))))
 	mux.Handle("/api/v1/audit/", platform.CORS(cfg.AllowedOrigins, auditor.QueryHandler(store, verifier, logger)))
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))

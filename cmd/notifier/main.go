@@ -81,11 +81,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	mux.Handle("GET /health/live", platform.LiveHandler())
 	mux.Handle("GET /health/ready", platform.ReadyHandler(checks))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /dapr/subscribe", subscribe.ListHandler(subscribe.Subscription{
+	// Only the sidecar calls /dapr/* and /events/* (APP_API_TOKEN).
+	sidecarOnly := func(h http.Handler) http.Handler { return platform.RequireAppToken(platform.AppToken(), h) }
+	mux.Handle("GET /dapr/subscribe", sidecarOnly(subscribe.ListHandler(subscribe.Subscription{
 		PubsubName: cfg.PubSub, Topic: task.Topic, Route: "/events/task-events", Metadata: subscribe.RawPayload,
 		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: 100, MaxAwaitMs: 20},
-	}))
-	mux.Handle("POST /events/task-events", subscribe.BulkHandler(n.Handle, logger))
+	})))
+	mux.Handle("POST /events/task-events", sidecarOnly(subscribe.BulkHandler(n.Handle, logger)))
 	mux.Handle("GET /api/v1/notifications/stream", platform.CORS(cfg.AllowedOrigins, n))
 	mux.Handle("OPTIONS /api/v1/notifications/stream", platform.CORS(cfg.AllowedOrigins, http.NotFoundHandler()))
 	mux.Handle("POST /api/v1/notifications/session", n.SessionHandler())

@@ -81,9 +81,7 @@ func sidecarMetadata(ctx context.Context, client *http.Client, url string) (json
 	if err != nil {
 		return nil, err
 	}
-	if tok := os.Getenv("DAPR_API_TOKEN"); tok != "" {
-		req.Header.Set("dapr-api-token", tok)
-	}
+	SidecarAuth(req)
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("dapr sidecar metadata: %w", err)
