@@ -105,7 +105,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 		if err != nil {
 			status = toProblem(err).Status
 		}
-		duration.WithLabelValues(c.Method(), c.Route().Path, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		duration.WithLabelValues(methodLabel(c.Method()), c.Route().Path, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
 		return err
 	})
 
@@ -275,4 +275,17 @@ func devToken(secret []byte) fiber.Handler {
 		}
 		return c.JSON(fiber.Map{"token": tok})
 	}
+}
+
+// methodLabel maps a request method to a constant label value: fasthttp's
+// method string aliases a buffer it reuses, which the metric would keep,
+// and arbitrary methods would grow the series without bound.
+func methodLabel(m string) string {
+	for _, known := range []string{fiber.MethodGet, fiber.MethodPost, fiber.MethodPatch, fiber.MethodPut,
+		fiber.MethodDelete, fiber.MethodHead, fiber.MethodOptions} {
+		if m == known {
+			return known
+		}
+	}
+	return "OTHER"
 }
