@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -76,6 +77,7 @@ type env struct {
 
 // stackOptions adjust a stack before it starts.
 type stackOptions struct {
+	env      map[string]string // for every app and sidecar
 	appEnv   map[string]map[string]string
 	replicas map[string]int
 }
@@ -103,25 +105,27 @@ func newEnv(name, dbURL string, o stackOptions) (*env, func() error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stackEnv := map[string]string{
+		"DATABASE_URL":  dbURL,
+		"KAFKA_BROKERS": "", // always the stack's own development broker
+		"JWT_SECRET":    auth.DevSecret,
+		"LOG_LEVEL":     "info",
+		// Series in tests recur every few seconds, and a failed tick
+		// retries quickly.
+		"RECURRENCE_MIN_INTERVAL": "1s",
+		"SERIES_RETRY_PERIOD":     "3s",
+	}
+	maps.Copy(stackEnv, o.env)
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Root:      repoRoot,
 		AppBinDir: binDir,
 		StateDir:  stateDir,
 		FreePorts: true,
 		Kafka:     true,
-		Env: map[string]string{
-			"DATABASE_URL":  dbURL,
-			"KAFKA_BROKERS": "", // always the stack's own development broker
-			"JWT_SECRET":    auth.DevSecret,
-			"LOG_LEVEL":     "info",
-			// Series in tests recur every few seconds, and a failed tick
-			// retries quickly.
-			"RECURRENCE_MIN_INTERVAL": "1s",
-			"SERIES_RETRY_PERIOD":     "3s",
-		},
-		AppEnv:   o.appEnv,
-		Replicas: o.replicas,
-		Logger:   logger,
+		Env:       stackEnv,
+		AppEnv:    o.appEnv,
+		Replicas:  o.replicas,
+		Logger:    logger,
 	})
 	if err != nil {
 		os.RemoveAll(stateDir)

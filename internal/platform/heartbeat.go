@@ -46,6 +46,9 @@ func Heartbeat(ctx context.Context, ops *postgres.Ops, app string, daprHTTPPort 
 	url := "http://127.0.0.1:" + strconv.Itoa(daprHTTPPort) + "/v1.0/metadata"
 	logger = logger.With("component", "heartbeat")
 	failing := false
+	// Quick beats at first: the sidecar loads its subscriptions only once
+	// the app reports healthy.
+	every := time.Second
 	for {
 		inst.Sidecar, inst.SidecarError = nil, nil
 		if doc, err := sidecarMetadata(ctx, client, url); err != nil {
@@ -71,8 +74,9 @@ func Heartbeat(ctx context.Context, ops *postgres.Ops, app string, daprHTTPPort 
 			_ = ops.Forget(bye, inst.AppID, inst.InstanceID, time.Now().Add(-forgetAfter))
 			cancel()
 			return
-		case <-time.After(HeartbeatInterval):
+		case <-time.After(every):
 		}
+		every = min(2*every, HeartbeatInterval)
 	}
 }
 
