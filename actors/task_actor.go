@@ -14,8 +14,10 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/taskflow/taskflow/internal/actorhost"
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -80,6 +82,15 @@ type Deps struct {
 	Reminders Reminders
 	Workflows Workflows
 	Series    SeriesConfig
+	// Tracer starts the actor methods' spans; nil means tracing.Tracer().
+	Tracer trace.Tracer
+}
+
+func (d *Deps) tracer() trace.Tracer {
+	if d.Tracer == nil {
+		return tracing.Tracer()
+	}
+	return d.Tracer
 }
 
 // TaskActor is the Dapr actor for one task. Its exported methods are the

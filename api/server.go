@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -94,6 +95,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 		logger.ErrorContext(c.UserContext(), "panic in handler", "panic", e, "path", c.Path())
 	}}))
 	app.Use(correlation)
+	app.Use(traced(tracing.Tracer()))
 	app.Use(func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
@@ -156,7 +158,8 @@ func correlationID(c *fiber.Ctx) string { s, _ := c.Locals(localCorrelation).(st
 var correlationPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // correlation takes X-Correlation-ID (or X-Request-ID) when it is sane,
-// otherwise makes one, and echoes it on the response.
+// otherwise makes one, and echoes it on the response. The request's
+// context carries it, so every log line about the request does.
 func correlation(c *fiber.Ctx) error {
 	id := c.Get("X-Correlation-ID")
 	if id == "" {
@@ -168,6 +171,7 @@ func correlation(c *fiber.Ctx) error {
 		id = strings.Clone(id) // fasthttp reuses header memory
 	}
 	c.Locals(localCorrelation, id)
+	c.SetUserContext(tracing.WithCorrelationID(c.UserContext(), id))
 	c.Set("X-Correlation-ID", id)
 	return c.Next()
 }
