@@ -18,6 +18,7 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskflow/taskflow/actors"
@@ -68,6 +69,7 @@ func (noWorkflows) StartSeriesOperation(context.Context, actors.SeriesOperation)
 
 type harness struct {
 	app  *fiber.App
+	pool *pgxpool.Pool
 	base string            // http://127.0.0.1:port of the real listener
 	keys map[string]string // user -> token
 }
@@ -101,7 +103,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
-	h := &harness{app: app, base: "http://" + ln.Addr().String(), keys: map[string]string{}}
+	h := &harness{app: app, pool: pool, base: "http://" + ln.Addr().String(), keys: map[string]string{}}
 	for _, u := range []string{"alice", "bob"} {
 		tok, err := auth.Mint(secret, u, auth.MintOptions{})
 		if err != nil {

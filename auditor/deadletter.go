@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -83,6 +84,10 @@ func (p *DaprDeadLetters) DeadLetter(ctx context.Context, dl DeadLetter) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		// Dapr puts it in the CloudEvent it wraps dl in.
+		req.Header.Set("traceparent", tp)
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", DeadLetterTopic, err)
