@@ -19,29 +19,29 @@ import (
 func (a *TaskActor) Invoke(ctx context.Context, method string, data []byte) ([]byte, error) {
 	switch method {
 	case "Create":
-		return invoke(ctx, a, "Create", data, a.Create)
+		return invoke(ctx, a, "TaskActor.Create", data, a.Create)
 	case "Get":
-		return invoke(ctx, a, "Get", data, a.Get)
+		return invoke(ctx, a, "TaskActor.Get", data, a.Get)
 	case "Update":
-		return invoke(ctx, a, "Update", data, a.Update)
+		return invoke(ctx, a, "TaskActor.Update", data, a.Update)
 	case "Complete":
-		return invoke(ctx, a, "Complete", data, a.Complete)
+		return invoke(ctx, a, "TaskActor.Complete", data, a.Complete)
 	case "Uncomplete":
-		return invoke(ctx, a, "Uncomplete", data, a.Uncomplete)
+		return invoke(ctx, a, "TaskActor.Uncomplete", data, a.Uncomplete)
 	case "Delete":
-		return invoke(ctx, a, "Delete", data, a.Delete)
+		return invoke(ctx, a, "TaskActor.Delete", data, a.Delete)
 	case "Snooze":
-		return invoke(ctx, a, "Snooze", data, a.Snooze)
+		return invoke(ctx, a, "TaskActor.Snooze", data, a.Snooze)
 	case "CreateInstance":
-		return invoke(ctx, a, "CreateInstance", data, a.CreateInstance)
+		return invoke(ctx, a, "TaskActor.CreateInstance", data, a.CreateInstance)
 	case "SeriesInstanceCompleted":
-		return invoke(ctx, a, "SeriesInstanceCompleted", data, a.SeriesInstanceCompleted)
+		return invoke(ctx, a, "TaskActor.SeriesInstanceCompleted", data, a.SeriesInstanceCompleted)
 	case "StartSeriesOperation":
-		return invoke(ctx, a, "StartSeriesOperation", data, a.StartSeriesOperation)
+		return invoke(ctx, a, "TaskActor.StartSeriesOperation", data, a.StartSeriesOperation)
 	case "ApplySeriesOperation":
-		return invoke(ctx, a, "ApplySeriesOperation", data, a.ApplySeriesOperation)
+		return invoke(ctx, a, "TaskActor.ApplySeriesOperation", data, a.ApplySeriesOperation)
 	case "SeriesChange":
-		return invoke(ctx, a, "SeriesChange", data, a.SeriesChange)
+		return invoke(ctx, a, "TaskActor.SeriesChange", data, a.SeriesChange)
 	case "Ping":
 		return encodeReply(a.Ping(ctx))
 	default:
@@ -51,9 +51,9 @@ func (a *TaskActor) Invoke(ctx context.Context, method string, data []byte) ([]b
 
 // invoke decodes the request of a method, runs it and encodes its reply.
 // An undecodable request is a caller's bug, not a user's mistake: it fails
-// the call. The method runs in a server span, a child of the caller's
-// traceparent, with the request's correlation id in its context.
-func invoke[T any](ctx context.Context, a *TaskActor, name string, data []byte, method func(context.Context, *T) (*Reply, error)) ([]byte, error) {
+// the call. The method runs in a server span named span, a child of the
+// caller's traceparent, with the request's correlation id in its context.
+func invoke[T any](ctx context.Context, a *TaskActor, span string, data []byte, method func(context.Context, *T) (*Reply, error)) ([]byte, error) {
 	var req T
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &req); err != nil {
@@ -66,20 +66,20 @@ func invoke[T any](ctx context.Context, a *TaskActor, name string, data []byte, 
 		tp, correlation = t.trace()
 		ctx = tracing.WithCorrelationID(tracing.WithRemoteParent(ctx, tp), correlation)
 	}
-	ctx, span := a.deps.tracer().Start(ctx, TaskActorType+"."+name, trace.WithSpanKind(trace.SpanKindServer))
+	ctx, sp := a.tracer.Start(ctx, span, trace.WithSpanKind(trace.SpanKindServer))
 	reply, err := method(ctx, &req)
-	if span.IsRecording() {
-		span.SetAttributes(attribute.String("dapr.actor.type", TaskActorType), attribute.String("dapr.actor.id", a.id),
+	if sp.IsRecording() {
+		sp.SetAttributes(attribute.String("dapr.actor.type", TaskActorType), attribute.String("dapr.actor.id", a.id),
 			tracing.TaskIDKey.String(a.id), tracing.CorrelationKey.String(correlation))
-		tracing.Fail(span, err)
+		tracing.Fail(sp, err)
 		if reply != nil && reply.Error != nil {
-			span.SetAttributes(attribute.String("taskflow.error_code", string(reply.Error.Code)))
+			sp.SetAttributes(attribute.String("taskflow.error_code", string(reply.Error.Code)))
 			if reply.Error.Code == CodeInternal || reply.Error.Code == CodeUnavailable {
-				span.SetStatus(codes.Error, string(reply.Error.Code))
+				sp.SetStatus(codes.Error, string(reply.Error.Code))
 			}
 		}
 	}
-	span.End()
+	sp.End()
 	return encodeReply(reply, err)
 }
 

@@ -337,7 +337,7 @@ func (a *TaskActor) sendNotice(ctx context.Context, series uuid.UUID, notice Com
 // callback has no failure policy for app errors. Each firing starts a
 // trace of its own: the events it writes are traced from here.
 func (a *TaskActor) Remind(ctx context.Context, name string, data []byte) {
-	ctx, span := a.deps.tracer().Start(ctx, TaskActorType+".Remind", trace.WithSpanKind(trace.SpanKindConsumer))
+	ctx, span := a.tracer.Start(ctx, TaskActorType+".Remind", trace.WithSpanKind(trace.SpanKindConsumer))
 	defer span.End()
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("dapr.actor.id", a.id), attribute.String("dapr.reminder.name", name))

@@ -86,19 +86,13 @@ type Deps struct {
 	Tracer trace.Tracer
 }
 
-func (d *Deps) tracer() trace.Tracer {
-	if d.Tracer == nil {
-		return tracing.Tracer()
-	}
-	return d.Tracer
-}
-
 // TaskActor is the Dapr actor for one task. Its exported methods are the
 // actor's methods (Invoke dispatches to them); Dapr serialises calls to one
 // actor id, and a mutex makes that explicit inside the process.
 type TaskActor struct {
-	id   string
-	deps *Deps
+	id     string
+	deps   *Deps
+	tracer trace.Tracer
 
 	mu     sync.Mutex
 	loaded bool         // cur and alarms reflect the database
@@ -109,7 +103,11 @@ type TaskActor struct {
 // Factory returns the function that activates a TaskActor for the actor
 // host.
 func Factory(deps *Deps) actorhost.Factory {
-	return func(id string) actorhost.Actor { return &TaskActor{id: id, deps: deps} }
+	tracer := deps.Tracer
+	if tracer == nil {
+		tracer = tracing.Tracer()
+	}
+	return func(id string) actorhost.Actor { return &TaskActor{id: id, deps: deps, tracer: tracer} }
 }
 
 // ID returns the actor id (the task id).
