@@ -17,7 +17,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskflow/taskflow/auth"
@@ -155,8 +154,6 @@ const (
 func userID(c *fiber.Ctx) string        { return c.Locals(localUser).(string) }
 func correlationID(c *fiber.Ctx) string { s, _ := c.Locals(localCorrelation).(string); return s }
 
-var correlationPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
 // correlation takes X-Correlation-ID (or X-Request-ID) when it is sane,
 // otherwise makes one, and echoes it on the response. The request's
 // context carries it, so every log line about the request does.
@@ -165,8 +162,8 @@ func correlation(c *fiber.Ctx) error {
 	if id == "" {
 		id = c.Get("X-Request-ID")
 	}
-	if !correlationPattern.MatchString(id) {
-		id = uuid.Must(uuid.NewV7()).String()
+	if !tracing.ValidCorrelationID(id) {
+		id = tracing.NewCorrelationID()
 	} else {
 		id = strings.Clone(id) // fasthttp reuses header memory
 	}

@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/hex"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -99,6 +100,26 @@ func (traceparentCarrier) Set(string, string) {}
 func (traceparentCarrier) Keys() []string     { return []string{"traceparent"} }
 
 type correlationKey struct{}
+
+// ValidCorrelationID reports whether a caller's correlation id (the
+// X-Correlation-ID or X-Request-ID header) may be taken as it is: 1 to 128
+// of A-Z a-z 0-9 . _ : - (safe in logs, headers and events).
+func ValidCorrelationID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// NewCorrelationID makes a correlation id for a request that brought none.
+func NewCorrelationID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // WithCorrelationID returns ctx carrying the correlation id (ignored when
 // empty). Log lines written with ctx carry it (see platform.NewLogger).

@@ -113,3 +113,22 @@ func TestCorrelationID(t *testing.T) {
 		t.Fatalf("an empty id must not hide the one set, got %q", got)
 	}
 }
+
+func TestValidCorrelationID(t *testing.T) {
+	t.Parallel()
+	long := make([]byte, 129)
+	for i := range long {
+		long[i] = 'a'
+	}
+	for id, want := range map[string]bool{
+		"req-1": true, "A.b_c:d-9": true, string(long[:128]): true,
+		"": false, string(long): false, "a b": false, "a\nb": false, `a"b`: false, "é": false, "a/b": false,
+	} {
+		if got := ValidCorrelationID(id); got != want {
+			t.Errorf("ValidCorrelationID(%q) = %v, want %v", id, got, want)
+		}
+	}
+	if id := NewCorrelationID(); !ValidCorrelationID(id) || id == NewCorrelationID() {
+		t.Errorf("NewCorrelationID gave %q", id)
+	}
+}
