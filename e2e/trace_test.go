@@ -154,7 +154,8 @@ func TestTraceAcrossTheStack(t *testing.T) {
 	traceparent := "00-" + hex.EncodeToString(traceID) + "-" + hex.EncodeToString(callerSpan) + "-01"
 	correlation := "trace-e2e-" + uuid.NewString()
 
-	alice := e.as(t, "alice-"+uuid.NewString())
+	user := "alice-" + uuid.NewString()
+	alice := e.as(t, user)
 	created := alice.must(201, "POST", "/api/v1/tasks", map[string]any{"title": "Follow me"},
 		"traceparent", traceparent, "X-Correlation-ID", correlation).task(t)
 
@@ -218,6 +219,25 @@ func TestTraceAcrossTheStack(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("trace %x: %v", traceID, spans)
+	}
+
+	// The auditor's query API (outside the api app) continues a caller's
+	// trace too, with the caller's correlation id.
+	queryTrace := make([]byte, 16)
+	_, _ = rand.Read(queryTrace)
+	queryCorrelation := "trace-e2e-query-" + uuid.NewString()
+	r := e.auditAs(t, user).do("GET", "/api/v1/audit/tasks/"+created.ID.String(), nil,
+		"traceparent", "00-"+hex.EncodeToString(queryTrace)+"-"+hex.EncodeToString(callerSpan)+"-01",
+		"X-Correlation-ID", queryCorrelation)
+	if got := r.header.Get("X-Correlation-ID"); got != queryCorrelation {
+		t.Errorf("auditor echoed correlation id %q, want %q", got, queryCorrelation)
+	}
+	eventually(t, 30*time.Second, "the auditor's query span", func() bool {
+		return len(find(rcv.trace(queryTrace), "auditor", "GET /api/v1/audit/tasks/{task_id}")) == 1
+	})
+	query := one(t, rcv.trace(queryTrace), "auditor", "GET /api/v1/audit/tasks/{task_id}")
+	if !bytes.Equal(query.span.GetParentSpanId(), callerSpan) || query.attr("taskflow.correlation_id") != queryCorrelation {
+		t.Errorf("query span %v correlation %q: want a child of the caller with %q", query, query.attr("taskflow.correlation_id"), queryCorrelation)
 	}
 }
 
