@@ -8,6 +8,10 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/taskflow/taskflow/internal/tracing"
 )
 
 // ErrUnavailable means the actor could not be reached (sidecar, placement
@@ -19,73 +23,75 @@ type Invoker interface {
 	InvokeActor(ctx context.Context, req *dapr.InvokeActorRequest) (*dapr.InvokeActorResponse, error)
 }
 
-// Client calls TaskActors through the caller's Dapr sidecar. It is safe for
-// concurrent use.
+// Client calls TaskActors through the caller's Dapr sidecar. Each call is a
+// client span whose trace context travels in the request (its Traceparent
+// field). It is safe for concurrent use.
 type Client struct {
-	inv Invoker
+	inv    Invoker
+	tracer trace.Tracer
 }
 
 // NewClient returns a Client using inv.
-func NewClient(inv Invoker) *Client { return &Client{inv: inv} }
+func NewClient(inv Invoker) *Client { return &Client{inv: inv, tracer: tracing.Tracer()} }
 
 // Create calls TaskActor.Create on the actor for id.
 func (c *Client) Create(ctx context.Context, id uuid.UUID, req CreateRequest) (*Reply, error) {
-	return c.invoke(ctx, id, "Create", req)
+	return c.invoke(ctx, id, "Create", &req)
 }
 
 // Get calls TaskActor.Get.
 func (c *Client) Get(ctx context.Context, id uuid.UUID, req Request) (*Reply, error) {
-	return c.invoke(ctx, id, "Get", req)
+	return c.invoke(ctx, id, "Get", &req)
 }
 
 // Update calls TaskActor.Update.
 func (c *Client) Update(ctx context.Context, id uuid.UUID, req UpdateRequest) (*Reply, error) {
-	return c.invoke(ctx, id, "Update", req)
+	return c.invoke(ctx, id, "Update", &req)
 }
 
 // Complete calls TaskActor.Complete.
 func (c *Client) Complete(ctx context.Context, id uuid.UUID, req Request) (*Reply, error) {
-	return c.invoke(ctx, id, "Complete", req)
+	return c.invoke(ctx, id, "Complete", &req)
 }
 
 // Uncomplete calls TaskActor.Uncomplete.
 func (c *Client) Uncomplete(ctx context.Context, id uuid.UUID, req Request) (*Reply, error) {
-	return c.invoke(ctx, id, "Uncomplete", req)
+	return c.invoke(ctx, id, "Uncomplete", &req)
 }
 
 // Delete calls TaskActor.Delete.
 func (c *Client) Delete(ctx context.Context, id uuid.UUID, req Request) (*Reply, error) {
-	return c.invoke(ctx, id, "Delete", req)
+	return c.invoke(ctx, id, "Delete", &req)
 }
 
 // CreateInstance calls TaskActor.CreateInstance on the instance's actor.
 func (c *Client) CreateInstance(ctx context.Context, id uuid.UUID, req InstanceRequest) (*Reply, error) {
-	return c.invoke(ctx, id, "CreateInstance", req)
+	return c.invoke(ctx, id, "CreateInstance", &req)
 }
 
 // SeriesInstanceCompleted calls TaskActor.SeriesInstanceCompleted on the series' actor.
 func (c *Client) SeriesInstanceCompleted(ctx context.Context, series uuid.UUID, req CompletionNotice) (*Reply, error) {
-	return c.invoke(ctx, series, "SeriesInstanceCompleted", req)
+	return c.invoke(ctx, series, "SeriesInstanceCompleted", &req)
 }
 
 // StartSeriesOperation calls TaskActor.StartSeriesOperation on the series' actor.
 func (c *Client) StartSeriesOperation(ctx context.Context, series uuid.UUID, req OperationRequest) (*Reply, error) {
-	return c.invoke(ctx, series, "StartSeriesOperation", req)
+	return c.invoke(ctx, series, "StartSeriesOperation", &req)
 }
 
 // ApplySeriesOperation calls TaskActor.ApplySeriesOperation on the series' actor.
 func (c *Client) ApplySeriesOperation(ctx context.Context, series uuid.UUID, op SeriesOperation) (*Reply, error) {
-	return c.invoke(ctx, series, "ApplySeriesOperation", op)
+	return c.invoke(ctx, series, "ApplySeriesOperation", &op)
 }
 
 // SeriesChange calls TaskActor.SeriesChange on an instance's actor.
 func (c *Client) SeriesChange(ctx context.Context, instance uuid.UUID, op SeriesOperation) (*Reply, error) {
-	return c.invoke(ctx, instance, "SeriesChange", op)
+	return c.invoke(ctx, instance, "SeriesChange", &op)
 }
 
 // Snooze calls TaskActor.Snooze.
 func (c *Client) Snooze(ctx context.Context, id uuid.UUID, req SnoozeRequest) (*Reply, error) {
-	return c.invoke(ctx, id, "Snooze", req)
+	return c.invoke(ctx, id, "Snooze", &req)
 }
 
 // ControlOperation calls TaskActor.ControlOperation on the series' actor.
@@ -118,7 +124,21 @@ func (c *Client) Ping(ctx context.Context, id uuid.UUID) error {
 
 // invoke returns the actor's reply; a reply carrying an actor error is
 // returned as is (use Reply.Err), transport failures wrap ErrUnavailable.
-func (c *Client) invoke(ctx context.Context, id uuid.UUID, method string, req any) (*Reply, error) {
+func (c *Client) invoke(ctx context.Context, id uuid.UUID, method string, req any) (reply *Reply, err error) {
+	if t, ok := req.(traced); ok {
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			// No span in ctx (a workflow activity): the request's own
+			// trace context, if it has one, is the parent.
+			tp, _ := t.trace()
+			ctx = tracing.WithRemoteParent(ctx, tp)
+		}
+		var span trace.Span
+		ctx, span = c.tracer.Start(ctx, TaskActorType+"."+method, trace.WithSpanKind(trace.SpanKindClient))
+		defer func() { endCall(span, id, reply, err) }()
+		if tp := tracing.Traceparent(ctx); tp != "" {
+			t.setTraceparent(tp)
+		}
+	}
 	var data []byte
 	if req != nil {
 		var err error
@@ -135,9 +155,21 @@ func (c *Client) invoke(ctx context.Context, id uuid.UUID, method string, req an
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, method, id, err)
 	}
-	var reply Reply
-	if err := json.Unmarshal(resp.Data, &reply); err != nil {
+	reply = new(Reply)
+	if err := json.Unmarshal(resp.Data, reply); err != nil {
 		return nil, fmt.Errorf("%w: %s %s: undecodable reply: %w", ErrUnavailable, method, id, err)
 	}
-	return &reply, nil
+	return reply, nil
+}
+
+// endCall ends an actor call's client span with the call's outcome.
+func endCall(span trace.Span, id uuid.UUID, reply *Reply, err error) {
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("dapr.actor.type", TaskActorType), attribute.String("dapr.actor.id", id.String()))
+		tracing.Fail(span, err)
+		if reply != nil && reply.Error != nil {
+			span.SetAttributes(attribute.String("taskflow.error_code", string(reply.Error.Code)))
+		}
+	}
+	span.End()
 }

@@ -18,10 +18,27 @@ const TaskActorType = "TaskActor"
 type Request struct {
 	UserID        string `json:"user_id"`
 	CorrelationID string `json:"correlation_id,omitempty"`
+	// Traceparent is the caller's W3C trace context (the Client sets it):
+	// the actor's span is its child.
+	Traceparent string `json:"traceparent,omitempty"`
 	// IfMatch, when non-zero, is the version the caller expects the task to
 	// have (the HTTP If-Match header); a different version is refused.
 	IfMatch int64 `json:"if_match,omitempty"`
 }
+
+// traced is a request that carries the caller's trace context and
+// correlation id. *Request has it, and so every request embedding Request.
+type traced interface {
+	trace() (traceparent, correlationID string)
+	setTraceparent(string)
+}
+
+func (r *Request) trace() (string, string)           { return r.Traceparent, r.CorrelationID }
+func (r *Request) setTraceparent(tp string)          { r.Traceparent = tp }
+func (n *CompletionNotice) trace() (string, string)  { return n.Traceparent, "" }
+func (n *CompletionNotice) setTraceparent(tp string) { n.Traceparent = tp }
+func (o *SeriesOperation) trace() (string, string)   { return o.Traceparent, o.CorrelationID }
+func (o *SeriesOperation) setTraceparent(tp string)  { o.Traceparent = tp }
 
 // CreateRequest is the argument of TaskActor.Create.
 type CreateRequest struct {
@@ -62,6 +79,7 @@ type InstanceRequest struct {
 type CompletionNotice struct {
 	InstanceID  uuid.UUID `json:"instance_id"`
 	CompletedAt time.Time `json:"completed_at"`
+	Traceparent string    `json:"traceparent,omitempty"`
 }
 
 // Series operation kinds.
@@ -79,6 +97,9 @@ type SeriesOperation struct {
 	Kind          string     `json:"kind"`
 	Patch         task.Patch `json:"patch"`
 	CorrelationID string     `json:"correlation_id,omitempty"`
+	// Traceparent is the trace context of the call that applies the
+	// operation to one task (the Client sets it per call).
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // Operation control actions (TaskActor.ControlOperation).

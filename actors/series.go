@@ -9,7 +9,10 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/recurrence"
 	"github.com/taskflow/taskflow/task"
 )
@@ -331,8 +334,14 @@ func (a *TaskActor) sendNotice(ctx context.Context, series uuid.UUID, notice Com
 
 // Remind receives this actor's Dapr reminders (actorhost.Actor). Work
 // that fails is retried by the reminder's period, not by Dapr: a reminder
-// callback has no failure policy for app errors.
+// callback has no failure policy for app errors. Each firing starts a
+// trace of its own: the events it writes are traced from here.
 func (a *TaskActor) Remind(ctx context.Context, name string, data []byte) {
+	ctx, span := a.tracer.Start(ctx, TaskActorType+".Remind", trace.WithSpanKind(trace.SpanKindConsumer))
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("dapr.actor.id", a.id), attribute.String("dapr.reminder.name", name))
+	}
 	_, _ = a.call(ctx, "reminder_"+name, func(now time.Time) (*Reply, error) {
 		id, err := a.taskID()
 		if err != nil {
@@ -391,8 +400,10 @@ func (a *TaskActor) StartSeriesOperation(ctx context.Context, req *OperationRequ
 		default:
 			return nil, fmt.Errorf("unknown series operation %q", req.Kind)
 		}
+		// The operation keeps the request's trace context: the workflow's
+		// actor calls (made without a span of their own) stay in its trace.
 		op := SeriesOperation{ID: uuid.Must(uuid.NewV7()), UserID: req.UserID, SeriesID: cur.ID, Kind: req.Kind,
-			Patch: req.Patch, CorrelationID: req.CorrelationID}
+			Patch: req.Patch, CorrelationID: req.CorrelationID, Traceparent: tracing.Traceparent(ctx)}
 		if err := a.deps.Workflows.StartSeriesOperation(ctx, op); err != nil {
 			return nil, fmt.Errorf("start operation: %w", err)
 		}

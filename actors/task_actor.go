@@ -14,8 +14,10 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/taskflow/taskflow/internal/actorhost"
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -93,6 +95,8 @@ type Deps struct {
 	// Scheduled looks up this app's actor reminders in Dapr's scheduler
 	// (for the ops view); nil answers unavailable.
 	Scheduled ScheduledReminders
+	// Tracer starts the actor methods' spans; nil means tracing.Tracer().
+	Tracer trace.Tracer
 }
 
 // ScheduledReminders tells whether Dapr's scheduler holds an actor
@@ -105,8 +109,9 @@ type ScheduledReminders interface {
 // actor's methods (Invoke dispatches to them); Dapr serialises calls to one
 // actor id, and a mutex makes that explicit inside the process.
 type TaskActor struct {
-	id   string
-	deps *Deps
+	id     string
+	deps   *Deps
+	tracer trace.Tracer
 
 	mu     sync.Mutex
 	loaded bool         // cur and alarms reflect the database
@@ -117,7 +122,11 @@ type TaskActor struct {
 // Factory returns the function that activates a TaskActor for the actor
 // host.
 func Factory(deps *Deps) actorhost.Factory {
-	return func(id string) actorhost.Actor { return &TaskActor{id: id, deps: deps} }
+	tracer := deps.Tracer
+	if tracer == nil {
+		tracer = tracing.Tracer()
+	}
+	return func(id string) actorhost.Actor { return &TaskActor{id: id, deps: deps, tracer: tracer} }
 }
 
 // ID returns the actor id (the task id).

@@ -73,8 +73,8 @@ func (noWorkflows) RetryOperation(_ context.Context, id uuid.UUID) error {
 func (noWorkflows) TerminateOperation(context.Context, uuid.UUID, string) error { return nil }
 
 type harness struct {
-	pool *pgxpool.Pool
 	app  *fiber.App
+	pool *pgxpool.Pool
 	base string            // http://127.0.0.1:port of the real listener
 	keys map[string]string // user -> token
 }

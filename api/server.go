@@ -18,10 +18,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -98,6 +98,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 		logger.ErrorContext(c.UserContext(), "panic in handler", "panic", e, "path", c.Path())
 	}}))
 	app.Use(correlation)
+	app.Use(traced(tracing.Tracer()))
 	app.Use(func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
@@ -171,21 +172,21 @@ func hasRole(c *fiber.Ctx, role string) bool {
 }
 func correlationID(c *fiber.Ctx) string { s, _ := c.Locals(localCorrelation).(string); return s }
 
-var correlationPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
 // correlation takes X-Correlation-ID (or X-Request-ID) when it is sane,
-// otherwise makes one, and echoes it on the response.
+// otherwise makes one, and echoes it on the response. The request's
+// context carries it, so every log line about the request does.
 func correlation(c *fiber.Ctx) error {
 	id := c.Get("X-Correlation-ID")
 	if id == "" {
 		id = c.Get("X-Request-ID")
 	}
-	if !correlationPattern.MatchString(id) {
-		id = uuid.Must(uuid.NewV7()).String()
+	if !tracing.ValidCorrelationID(id) {
+		id = tracing.NewCorrelationID()
 	} else {
 		id = strings.Clone(id) // fasthttp reuses header memory
 	}
 	c.Locals(localCorrelation, id)
+	c.SetUserContext(tracing.WithCorrelationID(c.UserContext(), id))
 	c.Set("X-Correlation-ID", id)
 	return c.Next()
 }

@@ -114,7 +114,7 @@ func (a *Auditor) Handle(ctx context.Context, msgs []subscribe.Message) []subscr
 	for i, msg := range msgs {
 		if reason := invalid(msg); reason != "" {
 			a.m.received.WithLabelValues("invalid").Inc() // no label per garbage type
-			d.statuses[i] = a.deadLetter(ctx, newDeadLetter(reason, msg.CloudEvent, msg.EntryID, a.now()))
+			d.statuses[i] = a.deadLetter(msg.Context(ctx), newDeadLetter(reason, msg.CloudEvent, msg.EntryID, a.now()))
 			continue
 		}
 		label := string(msg.Event.EventType)
@@ -279,7 +279,7 @@ func (a *Auditor) flush(slots []slot) {
 		}
 	case errors.Is(err, postgres.ErrAuditRejected) && len(slots) > 1:
 		a.m.batches.WithLabelValues("split").Inc()
-		a.log.Warn("audit batch rejected; splitting it to find the events at fault", "events", len(slots), "error", err)
+		a.log.Warn("audit batch rejected; splitting it to find the events at fault", "events", len(slots), batchRefs(slots), "error", err)
 		half := len(slots) / 2
 		a.flush(slots[:half])
 		a.flush(slots[half:])
@@ -287,25 +287,37 @@ func (a *Auditor) flush(slots []slot) {
 		a.m.batches.WithLabelValues("rejected").Inc()
 		s := slots[0]
 		msg := s.d.raws[s.i]
-		s.d.settle(s.i, a.deadLetter(ctx, newDeadLetter("rejected by the audit log: "+err.Error(), msg.CloudEvent, msg.EntryID, a.now())))
+		s.d.settle(s.i, a.deadLetter(msg.Context(ctx), newDeadLetter("rejected by the audit log: "+err.Error(), msg.CloudEvent, msg.EntryID, a.now())))
 	default:
 		a.m.batches.WithLabelValues("failed").Inc()
-		a.log.Error("audit batch failed; its events will be redelivered", "events", len(slots), "error", err)
+		a.log.Error("audit batch failed; its events will be redelivered", "events", len(slots), batchRefs(slots), "error", err)
 		for _, s := range slots {
 			s.d.settle(s.i, subscribe.Retry)
 		}
 	}
 }
 
+// batchRefs names the traces and correlation ids of (the first) events
+// of a batch, for a log line about the whole batch.
+func batchRefs(slots []slot) slog.Attr {
+	msgs := make([]subscribe.Message, 0, min(len(slots), subscribe.RefsListed))
+	for _, s := range slots[:cap(msgs)] {
+		msgs = append(msgs, s.d.raws[s.i])
+	}
+	return subscribe.Refs(msgs)
+}
+
 // deadLetter publishes dl and answers SUCCESS, or RETRY if it could not.
+// ctx is the message's (subscribe.Message.Context): its log lines and the
+// publish carry the message's trace and correlation id.
 func (a *Auditor) deadLetter(ctx context.Context, dl DeadLetter) subscribe.Status {
 	if err := a.dlq.DeadLetter(ctx, dl); err != nil {
 		a.m.deadLettered.WithLabelValues("failed").Inc()
-		a.log.Error("cannot dead-letter a message; it will be redelivered", "reason", dl.Reason, "event_id", dl.EventID, "error", err)
+		a.log.ErrorContext(ctx, "cannot dead-letter a message; it will be redelivered", "reason", dl.Reason, "event_id", dl.EventID, "error", err)
 		return subscribe.Retry
 	}
 	a.m.deadLettered.WithLabelValues("sent").Inc()
-	a.log.Warn("dead-lettered a message", "reason", dl.Reason, "event_id", dl.EventID, "entry_id", dl.EntryID)
+	a.log.WarnContext(ctx, "dead-lettered a message", "reason", dl.Reason, "event_id", dl.EventID, "entry_id", dl.EntryID)
 	return subscribe.Success
 }
 

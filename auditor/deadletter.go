@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -86,6 +87,10 @@ func (p *DaprDeadLetters) DeadLetter(ctx context.Context, dl DeadLetter) error {
 	req.Header.Set("Content-Type", "application/json")
 	if tok := os.Getenv("DAPR_API_TOKEN"); tok != "" {
 		req.Header.Set("dapr-api-token", tok) // as the Go SDK sends it
+	}
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		// Dapr puts it in the CloudEvent it wraps dl in.
+		req.Header.Set("traceparent", tp)
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {

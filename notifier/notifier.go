@@ -151,7 +151,7 @@ func (n *Notifier) Handle(ctx context.Context, msgs []subscribe.Message) []subsc
 	}
 	statuses := make([]subscribe.Status, len(msgs))
 	if err := n.store.Save(ctx, batch); err != nil {
-		n.log.WarnContext(ctx, "storing notifications failed; the batch will be redelivered", "error", err)
+		n.log.WarnContext(ctx, "storing notifications failed; the batch will be redelivered", subscribe.Refs(msgs), "error", err)
 		for i := range statuses {
 			statuses[i] = subscribe.Retry
 		}

@@ -141,8 +141,8 @@ func (s *Tasks) Fire(ctx context.Context, f task.Fired) error {
 				return task.ErrConflict
 			}
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, task_id, topic, payload) VALUES ($1, $2, $3, $4)`,
-			pgUUID(f.Event.EventID), pgUUID(f.Event.TaskID), task.Topic, payload)
+		_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, task_id, topic, payload, traceparent) VALUES ($1, $2, $3, $4, $5)`,
+			pgUUID(f.Event.EventID), pgUUID(f.Event.TaskID), task.Topic, payload, traceparent(ctx))
 		if err != nil {
 			return fmt.Errorf("fire reminder %s: %w", f.Alarm.ID, err)
 		}

@@ -30,6 +30,9 @@ type Message struct {
 	Topic     string
 	Payload   []byte // a structured CloudEvent
 	CreatedAt time.Time
+	// Traceparent is the W3C trace context of the write that enqueued the
+	// event ("" when it had none).
+	Traceparent string
 }
 
 // Lease is the relay's leadership: a session advisory lock held on one
@@ -60,7 +63,7 @@ func (o *Outbox) TryLease(ctx context.Context) (*Lease, bool, error) {
 
 // Fetch returns up to limit messages in id order.
 func (l *Lease) Fetch(ctx context.Context, limit int) ([]Message, error) {
-	rows, err := l.conn.Query(ctx, `SELECT id, event_id, task_id, topic, payload::text, created_at FROM outbox
+	rows, err := l.conn.Query(ctx, `SELECT id, event_id, task_id, topic, payload::text, created_at, coalesce(traceparent, '') FROM outbox
 		ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("fetch outbox: %w", err)
@@ -68,7 +71,7 @@ func (l *Lease) Fetch(ctx context.Context, limit int) ([]Message, error) {
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
 		var m Message
 		var payload string
-		err := r.Scan(&m.ID, &m.EventID, &m.TaskID, &m.Topic, &payload, &m.CreatedAt)
+		err := r.Scan(&m.ID, &m.EventID, &m.TaskID, &m.Topic, &payload, &m.CreatedAt, &m.Traceparent)
 		m.Payload = []byte(payload)
 		return m, err
 	})

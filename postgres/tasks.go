@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -144,11 +145,23 @@ func normaliseTimes(t *task.Task) {
 	}
 }
 
-// outboxInsert appends the event as the final INSERT of a write statement;
-// $1..$4 are event_id, task_id, topic and payload; src is the CTE whose
-// row (if any) gates the insert.
-const outboxInsert = `INSERT INTO outbox (event_id, task_id, topic, payload)
-	SELECT $1, $2, $3, $4 FROM %s`
+// outboxInsert returns the event's INSERT, the final one of a write
+// statement: $1..$4 are event_id, task_id, topic and payload, and the trace
+// context of ctx (the actor's span, see traceparent) is appended to args;
+// src is the CTE whose row (if any) gates the insert.
+func outboxInsert(ctx context.Context, args *[]any, src string) string {
+	*args = append(*args, traceparent(ctx))
+	return fmt.Sprintf(`INSERT INTO outbox (event_id, task_id, topic, payload, traceparent)
+	SELECT $1, $2, $3, $4, $%d::text FROM %s`, len(*args), src)
+}
+
+// traceparent is the outbox row's traceparent: the W3C trace context of
+// the span in ctx, NULL without one. The relay publishes the event as a
+// child of it.
+func traceparent(ctx context.Context) pgtype.Text {
+	tp := tracing.Traceparent(ctx)
+	return pgtype.Text{String: tp, Valid: tp != ""}
+}
 
 // itemInsert returns a CTE (", item AS (...)") recording item for the row
 // of src, appending its parameters to args; "" when item is nil.
@@ -190,7 +203,7 @@ func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *ta
 		sql = `WITH ins AS (
 			INSERT INTO tasks (` + taskColumns + `) VALUES (` + values + `)
 			ON CONFLICT (id) DO NOTHING RETURNING id)` + alarmsInsert(&args, x.Alarms, "ins") + `
-			` + fmt.Sprintf(outboxInsert, "ins")
+			` + outboxInsert(ctx, &args, "ins")
 	} else {
 		response, err := json.Marshal(t)
 		if err != nil {
@@ -206,7 +219,7 @@ func (s *Tasks) Insert(ctx context.Context, t task.Task, ev task.Event, idem *ta
 			INSERT INTO tasks (`+taskColumns+`)
 			SELECT `+values+` FROM idem
 			ON CONFLICT (id) DO NOTHING RETURNING id)`, n, n+1, n+2) + alarmsInsert(&args, x.Alarms, "ins") + `
-			` + fmt.Sprintf(outboxInsert, "ins")
+			` + outboxInsert(ctx, &args, "ins")
 	}
 	tag, err := s.writes.exec(ctx, sql, args)
 	var pgErr *pgconn.PgError
@@ -277,7 +290,7 @@ func (s *Tasks) Update(ctx context.Context, next task.Task, prevVersion int64, e
 			reminder_offset = $21, reminder_status = $22, timezone = $23, recurrence_mode = $24, reminders = $25
 		WHERE id = $5 AND user_id = $6 AND version = $26 AND created_at = $13
 		RETURNING id)` + itemInsert(&args, x.Item, "upd") + alarmsInsert(&args, x.Alarms, "upd") + `
-		` + fmt.Sprintf(outboxInsert, "upd")
+		` + outboxInsert(ctx, &args, "upd")
 	tag, err := s.writes.exec(ctx, sql, args)
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", next.ID, err)
@@ -299,7 +312,7 @@ func (s *Tasks) Delete(ctx context.Context, id uuid.UUID, prevVersion int64, ev 
 	args = append(args, pgUUID(id), prevVersion) // $5, $6
 	sql := `WITH del AS (DELETE FROM tasks WHERE id = $5 AND version = $6 RETURNING id)` +
 		itemInsert(&args, x.Item, "del") + alarmsInsert(&args, x.Alarms, "del") + `
-		` + fmt.Sprintf(outboxInsert, "del")
+		` + outboxInsert(ctx, &args, "del")
 	tag, err := s.writes.exec(ctx, sql, args)
 	if err != nil {
 		return fmt.Errorf("delete task %s: %w", id, err)

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -86,6 +87,9 @@ type CloudEvent struct {
 	Time            time.Time       `json:"time"`
 	DataContentType string          `json:"datacontenttype"`
 	Data            json.RawMessage `json:"data"`
+	// Traceparent is the CloudEvents distributed tracing extension: the
+	// W3C trace context of the publish, set by the outbox relay.
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // MarshalCloudEvent encodes e as a structured-mode CloudEvent. The event
@@ -109,22 +113,44 @@ func (e Event) MarshalCloudEvent() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// WithTraceparent returns the structured CloudEvent ce with its
+// traceparent extension attribute set to tp (ce itself when tp is empty).
+// The attribute is appended as the envelope's last member, so it wins over
+// one that ce may carry already; ce is not re-encoded.
+func WithTraceparent(ce []byte, tp string) []byte {
+	trim := func(b []byte) []byte { return bytes.TrimRight(b, " \t\r\n") }
+	body := trim(ce)
+	if tp == "" || len(body) == 0 || body[len(body)-1] != '}' {
+		return ce
+	}
+	body = body[:len(body)-1]
+	b := make([]byte, 0, len(body)+len(tp)+20)
+	b = append(b, body...)
+	if inner := trim(body); len(inner) > 0 && inner[len(inner)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = append(b, `"traceparent":`...)
+	b = strconv.AppendQuote(b, tp)
+	return append(b, '}')
+}
+
 // ParseCloudEvent decodes a structured CloudEvent carrying an Event.
 func ParseCloudEvent(b []byte) (Event, error) {
 	e, _, err := ParseCloudEventData(b)
 	return e, err
 }
 
-// ParseCloudEventData is ParseCloudEvent that also returns the event body
-// as it was encoded (the CloudEvent's data), for passing on unchanged.
-func ParseCloudEventData(b []byte) (Event, json.RawMessage, error) {
+// ParseCloudEventData is ParseCloudEvent that also returns the envelope,
+// whose Data is the event body as it was encoded, for passing on
+// unchanged, and whose Traceparent is the publish's trace context.
+func ParseCloudEventData(b []byte) (Event, CloudEvent, error) {
 	var ce CloudEvent
 	if err := json.Unmarshal(b, &ce); err != nil {
-		return Event{}, nil, fmt.Errorf("decode cloudevent: %w", err)
+		return Event{}, CloudEvent{}, fmt.Errorf("decode cloudevent: %w", err)
 	}
 	var e Event
 	if err := json.Unmarshal(ce.Data, &e); err != nil {
-		return Event{}, nil, fmt.Errorf("decode event %s: %w", ce.ID, err)
+		return Event{}, ce, fmt.Errorf("decode event %s: %w", ce.ID, err)
 	}
-	return e, ce.Data, nil
+	return e, ce, nil
 }

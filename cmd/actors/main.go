@@ -22,6 +22,7 @@ import (
 	"github.com/taskflow/taskflow/actors"
 	"github.com/taskflow/taskflow/internal/actorhost"
 	"github.com/taskflow/taskflow/internal/platform"
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/operations"
 	"github.com/taskflow/taskflow/outbox"
 	"github.com/taskflow/taskflow/postgres"
@@ -116,7 +117,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	reg := platform.NewRegistry()
 	relay, err := outbox.New(cfg.Outbox, postgres.NewOutbox(pool),
-		outbox.DaprPublisher{Client: client, PubSub: cfg.PubSub}, reg, logger)
+		outbox.DaprPublisher{Client: client, PubSub: cfg.PubSub, Tracer: tracing.Tracer()}, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -147,6 +148,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Scheduled: actors.NewSidecarReminders(cfg.DaprHTTPPort),
 		Workflows: runner,
 		Series:    cfg.Series,
+		Tracer:    tracing.Tracer(),
 	}
 	host, err := actorhost.New(cfg.Host, client.GrpcClientConn(), actors.Factory(deps), reg, logger)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/internal/subscribe"
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/postgres"
 	"github.com/taskflow/taskflow/task"
 )
@@ -108,7 +109,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}, inbox.Subscription(cfg.PubSub, "/events/task-events-dlq"))))
 	mux.Handle("POST /events/task-events-dlq", sidecarOnly(inbox))
 	mux.Handle("POST /events/task-events", sidecarOnly(subscribe.BulkHandler(aud.Handle, logger, subscribe.OnUndecodable(aud.Undecodable))))
-	mux.Handle("/api/v1/audit/", platform.CORS(cfg.AllowedOrigins, auditor.QueryHandler(store, verifier, logger)))
+	mux.Handle("/api/v1/audit/", platform.TraceHTTP(tracing.Tracer(),
+		platform.CORS(cfg.AllowedOrigins, auditor.QueryHandler(store, verifier, logger))))
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

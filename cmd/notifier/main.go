@@ -16,6 +16,7 @@ import (
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/internal/subscribe"
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/notifier"
 	"github.com/taskflow/taskflow/postgres"
 	"github.com/taskflow/taskflow/task"
@@ -88,9 +89,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: 100, MaxAwaitMs: 20},
 	})))
 	mux.Handle("POST /events/task-events", sidecarOnly(subscribe.BulkHandler(n.Handle, logger)))
-	mux.Handle("GET /api/v1/notifications/stream", platform.CORS(cfg.AllowedOrigins, n))
+	tracer := tracing.Tracer()
+	mux.Handle("GET /api/v1/notifications/stream", platform.TraceHTTP(tracer, platform.CORS(cfg.AllowedOrigins, n)))
 	mux.Handle("OPTIONS /api/v1/notifications/stream", platform.CORS(cfg.AllowedOrigins, http.NotFoundHandler()))
-	mux.Handle("POST /api/v1/notifications/session", n.SessionHandler())
+	mux.Handle("POST /api/v1/notifications/session", platform.TraceHTTP(tracer, n.SessionHandler()))
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

@@ -7,19 +7,23 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Main is every app's main: it reads the configuration from the
-// environment, makes the JSON logger at the configured level, and runs the
-// app until SIGINT or SIGTERM. A bad configuration exits 2 (naming every
-// problem), a failed run exits 1.
+// environment, makes the JSON logger at the configured level, sets up
+// tracing (StartTracing) and runs the app until SIGINT or SIGTERM. A bad
+// configuration exits 2 (naming every problem), a failed run exits 1; the
+// spans still buffered are flushed either way.
 func Main[C any](app string, load func(*Env) (C, error), logLevel func(C) string,
 	run func(context.Context, C, *slog.Logger) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	cfg, cfgErr := load(NewEnv())
+	env := NewEnv()
+	tcfg := LoadTracingConfig(env, app) // load's env.Err() reports its problems
+	cfg, cfgErr := load(env)
 	logger, err := NewLogger(os.Stdout, logLevel(cfg), app)
 	if err != nil {
 		cfgErr = errors.Join(cfgErr, err)
@@ -29,8 +33,18 @@ func Main[C any](app string, load func(*Env) (C, error), logLevel func(C) string
 		logger.Error("invalid configuration", "error", cfgErr)
 		os.Exit(2)
 	}
+	shutdownTracing, err := StartTracing(ctx, tcfg, logger)
+	if err != nil {
+		logger.Error(app+" app failed", "error", err)
+		os.Exit(1)
+	}
 	err = run(ctx, cfg, logger)
 	stop()
+	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if ferr := shutdownTracing(flushCtx); ferr != nil {
+		logger.Warn("flushing traces failed", "error", ferr)
+	}
+	cancel()
 	if err != nil {
 		logger.Error(app+" app failed", "error", err)
 		os.Exit(1)

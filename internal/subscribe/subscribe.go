@@ -13,6 +13,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -64,16 +69,22 @@ type EventFunc func(ctx context.Context, ev task.Event) Status
 
 // EventHandler decodes the CloudEvent Dapr delivers and calls fn. A body
 // that is not a task event can never succeed, so it is dropped (and logged).
+// fn runs inside a consumer span whose parent is the CloudEvent's
+// traceparent, with the event's correlation id in its context.
 func EventHandler(fn EventFunc, logger *slog.Logger) http.Handler {
+	tracer := tracing.Tracer()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 		status := Drop
 		if err != nil {
 			status = Retry
-		} else if ev, perr := task.ParseCloudEvent(body); perr != nil {
-			logger.WarnContext(r.Context(), "dropping an undecodable message", "error", perr)
+		} else if ev, ce, perr := task.ParseCloudEventData(body); perr != nil {
+			logger.WarnContext(tracing.WithRemoteParent(r.Context(), ce.Traceparent), "dropping an undecodable message", "error", perr)
 		} else {
-			status = fn(r.Context(), ev)
+			m := Message{Event: ev, Data: ce.Data, CloudEvent: body, Traceparent: ce.Traceparent}
+			ctx := m.start(r.Context(), tracer)
+			status = fn(ctx, ev)
+			m.end(status)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]Status{"status": status})
@@ -87,6 +98,74 @@ type Message struct {
 	Event      task.Event
 	Data       json.RawMessage
 	CloudEvent json.RawMessage
+	// Traceparent is the CloudEvent's W3C trace context (the publish span).
+	Traceparent string
+
+	span trace.Span // the consumer span, while the handler runs
+}
+
+// Context returns ctx carrying the message's consumer span and correlation
+// id: log lines and spans about this one event use it.
+func (m Message) Context(ctx context.Context) context.Context {
+	ctx = tracing.WithCorrelationID(ctx, m.Event.CorrelationID)
+	if m.span != nil {
+		return trace.ContextWithSpan(ctx, m.span)
+	}
+	return tracing.WithRemoteParent(ctx, m.Traceparent)
+}
+
+// RefsListed is how many messages Refs names at most.
+const RefsListed = 10
+
+// Refs names the traces and correlation ids of the first RefsListed
+// messages, for a log line about a whole batch: one line cannot carry one
+// trace_id for the events of many requests.
+func Refs(msgs []Message) slog.Attr {
+	n := min(len(msgs), RefsListed)
+	traces, correlations := make([]string, 0, n), make([]string, 0, n)
+	for _, m := range msgs[:n] {
+		if sc := tracing.Parse(m.Traceparent); sc.IsValid() {
+			traces = append(traces, sc.TraceID().String())
+		}
+		if id := m.Event.CorrelationID; id != "" {
+			correlations = append(correlations, id)
+		}
+	}
+	return slog.Group("batch", "trace_ids", traces, "correlation_ids", correlations, "events", len(msgs))
+}
+
+// start begins the message's consumer span, a child of the publish span
+// named by the CloudEvent's traceparent, and returns m.Context with it.
+func (m *Message) start(ctx context.Context, tracer trace.Tracer) context.Context {
+	ctx = tracing.WithRemoteParent(ctx, m.Traceparent)
+	var span trace.Span
+	ctx, span = tracer.Start(ctx, task.Topic+" process", trace.WithSpanKind(trace.SpanKindConsumer))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", task.Topic),
+			attribute.String("messaging.operation.type", "process"),
+			tracing.EventIDKey.String(m.Event.EventID.String()),
+			attribute.String("cloudevents.event_type", string(m.Event.EventType)),
+			tracing.TaskIDKey.String(m.Event.TaskID.String()),
+			tracing.CorrelationKey.String(m.Event.CorrelationID))
+	}
+	m.span = span
+	return tracing.WithCorrelationID(ctx, m.Event.CorrelationID)
+}
+
+// end closes the consumer span with the status answered to Dapr.
+func (m *Message) end(st Status) {
+	if m.span == nil {
+		return
+	}
+	if m.span.IsRecording() {
+		m.span.SetAttributes(attribute.String("taskflow.delivery_status", string(st)))
+		if st != Success {
+			m.span.SetStatus(codes.Error, "delivery answered "+string(st))
+		}
+	}
+	m.span.End()
+	m.span = nil
 }
 
 // BatchFunc handles a batch of task events and returns one status per
@@ -112,7 +191,16 @@ type UndecodableFunc func(ctx context.Context, entryID string, raw []byte, err e
 // BulkOption adjusts a BulkHandler.
 type BulkOption func(*bulkOptions)
 
-type bulkOptions struct{ undecodable UndecodableFunc }
+type bulkOptions struct {
+	undecodable UndecodableFunc
+	tracer      trace.Tracer
+}
+
+// WithTracer starts the consumer spans on tracer instead of
+// tracing.Tracer().
+func WithTracer(tracer trace.Tracer) BulkOption {
+	return func(o *bulkOptions) { o.tracer = tracer }
+}
 
 // OnUndecodable hands entries that are not task events to fn (instead of
 // dropping them).
@@ -123,9 +211,11 @@ func OnUndecodable(fn UndecodableFunc) BulkOption {
 // BulkHandler serves a bulk subscription's route: it decodes every entry,
 // calls fn once for the decodable ones and answers a status per entry.
 // An entry that is not a task event is dropped (and logged), unless
-// OnUndecodable says otherwise.
+// OnUndecodable says otherwise. Each decoded message has a consumer span of
+// its own (a child of its CloudEvent's traceparent) from decoding until its
+// status is answered; Message.Context gives fn a context with it.
 func BulkHandler(fn BatchFunc, logger *slog.Logger, opts ...BulkOption) http.Handler {
-	var o bulkOptions
+	o := bulkOptions{tracer: tracing.Tracer()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -143,14 +233,16 @@ func BulkHandler(fn BatchFunc, logger *slog.Logger, opts ...BulkOption) http.Han
 			statuses[i] = bulkStatus{EntryID: e.EntryID, Status: Drop}
 			m, err := parseEntry(e.Event)
 			if err != nil {
+				ctx := m.Context(r.Context())
 				if o.undecodable != nil {
-					statuses[i].Status = o.undecodable(r.Context(), e.EntryID, m.CloudEvent, err)
+					statuses[i].Status = o.undecodable(ctx, e.EntryID, m.CloudEvent, err)
 				} else {
-					logger.WarnContext(r.Context(), "dropping an undecodable message", "entry_id", e.EntryID, "error", err)
+					logger.WarnContext(ctx, "dropping an undecodable message", "entry_id", e.EntryID, "error", err)
 				}
 				continue
 			}
 			m.EntryID = e.EntryID
+			m.start(r.Context(), o.tracer)
 			msgs = append(msgs, m)
 			idx = append(idx, i)
 		}
@@ -158,18 +250,22 @@ func BulkHandler(fn BatchFunc, logger *slog.Logger, opts ...BulkOption) http.Han
 			for j, st := range fn(r.Context(), msgs) {
 				statuses[idx[j]].Status = st
 			}
+			for j := range msgs {
+				msgs[j].end(statuses[idx[j]].Status)
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string][]bulkStatus{"statuses": statuses})
 	})
 }
 
-// Each adapts a per-event function to a BatchFunc.
+// Each adapts a per-event function to a BatchFunc; fn gets each message's
+// Context.
 func Each(fn EventFunc) BatchFunc {
 	return func(ctx context.Context, msgs []Message) []Status {
 		out := make([]Status, len(msgs))
 		for i, m := range msgs {
-			out[i] = fn(ctx, m.Event)
+			out[i] = fn(m.Context(ctx), m.Event)
 		}
 		return out
 	}
@@ -190,6 +286,6 @@ func parseEntry(raw json.RawMessage) (Message, error) {
 		}
 		raw = b
 	}
-	ev, data, err := task.ParseCloudEventData(raw)
-	return Message{Event: ev, Data: data, CloudEvent: raw}, err
+	ev, ce, err := task.ParseCloudEventData(raw)
+	return Message{Event: ev, Data: ce.Data, CloudEvent: raw, Traceparent: ce.Traceparent}, err
 }
