@@ -73,6 +73,10 @@ type env struct {
 	api    string
 	events *topicWatcher
 	dbURL  string
+	// stateDir holds the stack's logs; they are kept when keepLogs is set
+	// (the test failed) or a process reported a race or a panic.
+	stateDir string
+	keepLogs bool
 }
 
 // stackOptions adjust a stack before it starts.
@@ -90,8 +94,11 @@ func startStack(t testing.TB, o stackOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		e.keepLogs = t.Failed()
 		if err := cleanup(); err != nil {
 			t.Error(err)
+		} else if t.Failed() {
+			t.Logf("%s: logs kept in %s", t.Name(), e.stateDir)
 		}
 	})
 	return e
@@ -136,16 +143,17 @@ func newEnv(name, dbURL string, o stackOptions) (*env, func() error, error) {
 		stack.Close()
 		return nil, nil, err
 	}
-	e := &env{stack: stack, api: stack.App("api").URL, events: watcher, dbURL: dbURL}
+	e := &env{stack: stack, api: stack.App("api").URL, events: watcher, dbURL: dbURL, stateDir: stateDir}
 	cleanup := func() error {
 		watcher.close()
 		err := stack.Close()
 		if rerr := checkLogs(filepath.Join(stateDir, "logs")); rerr != nil {
 			err = rerr
 		}
-		if err == nil {
+		switch {
+		case err == nil && !e.keepLogs:
 			os.RemoveAll(stateDir)
-		} else {
+		case err != nil:
 			err = fmt.Errorf("%s (logs kept in %s): %w", name, stateDir, err)
 		}
 		return err

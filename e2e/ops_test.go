@@ -303,7 +303,7 @@ func checkMetricsMove(t *testing.T, e *env, alice *client) {
 		"tick":      read("actors", "taskflow_series_tick_lag_seconds_count"),
 		"batches":   read("auditor", "taskflow_auditor_batch_events_count"),
 		"streams":   read("notifier", "taskflow_notifier_streams"),
-		"delivered": read("notifier", "taskflow_notifier_events_delivered_total"),
+		"delivered": read("notifier", `taskflow_notifier_events_delivered_total{type="task.created"}`),
 	}
 	st, _ := openStream(t, e.stack.App("notifier").URL, alice.token, "")
 	defer st.close()
@@ -321,7 +321,7 @@ func checkMetricsMove(t *testing.T, e *env, alice *client) {
 		"reminder":  {"actors", `taskflow_reminder_lateness_seconds_count{type="offset"}`},
 		"tick":      {"actors", "taskflow_series_tick_lag_seconds_count"},
 		"batches":   {"auditor", "taskflow_auditor_batch_events_count"},
-		"delivered": {"notifier", "taskflow_notifier_events_delivered_total"},
+		"delivered": {"notifier", `taskflow_notifier_events_delivered_total{type="task.created"}`},
 	} {
 		eventually(t, 60*time.Second, m.series+" to move", func() bool { return read(m.app, m.series) > before[name] })
 	}

@@ -65,7 +65,12 @@ type Scheduler interface {
 	ScheduleWorkflow(ctx context.Context, name string, opts ...workflow.NewWorkflowOptions) (string, error)
 	TerminateWorkflow(ctx context.Context, id string, opts ...workflow.TerminateOptions) error
 	PurgeWorkflowState(ctx context.Context, id string, opts ...workflow.PurgeOptions) error
+	WaitForWorkflowCompletion(ctx context.Context, id string, opts ...workflow.FetchWorkflowMetadataOptions) (*workflow.WorkflowMetadata, error)
 }
+
+// finishingWait bounds how long a retry waits for a workflow to finish: its
+// last activity marks the operation before the workflow itself completes.
+const finishingWait = 5 * time.Second
 
 // Runner owns the series-operation workflow: it starts operations (the
 // actors' Workflows dependency) and registers the workflow and its
@@ -140,9 +145,18 @@ func (r *Runner) RetryOperation(ctx context.Context, id uuid.UUID) error {
 		return fmt.Errorf("operation %s: undecodable request: %w", id, err)
 	}
 	// A failed or terminated instance keeps its id until purged; an
-	// instance that never started has nothing to purge.
+	// instance that never started has nothing to purge. Purging refuses a
+	// workflow that is still finishing: wait for it, briefly, and again.
 	if err := r.scheduler.PurgeWorkflowState(ctx, id.String()); err != nil {
-		r.log.InfoContext(ctx, "purging the failed workflow's history", "operation", id, "error", err)
+		wait, cancel := context.WithTimeout(ctx, finishingWait)
+		_, werr := r.scheduler.WaitForWorkflowCompletion(wait, id.String())
+		cancel()
+		if werr == nil {
+			err = r.scheduler.PurgeWorkflowState(ctx, id.String())
+		}
+		if err != nil {
+			r.log.InfoContext(ctx, "the failed workflow's history was not purged", "operation", id, "error", err)
+		}
 	}
 	reset, err := r.progress.Reset(ctx, id)
 	if err != nil {
