@@ -125,14 +125,16 @@ func embedded(fsys fs.FS) esbuild.Plugin {
 
 // routes serves the page and its assets.
 func (w *webApp) routes(app *fiber.App) {
-	app.Get("/", func(c *fiber.Ctx) error {
+	page := func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 		c.Set("Content-Security-Policy", w.csp)
 		c.Set("X-Content-Type-Options", "nosniff")
 		c.Set("Referrer-Policy", "no-referrer")
 		return c.Send(w.page)
-	})
+	}
+	app.Get("/", page)
+	app.Get("/ops", page) // the ops view: the same page, which shows it at this path
 	asset := func(body []byte, ctype string) fiber.Handler {
 		return func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderContentType, ctype)

@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
+
+	"github.com/taskflow/taskflow/auth"
 )
 
 // chromiumPath is Debian's chromium (make test installs it).
@@ -428,4 +430,61 @@ func (tb *tab) count(sel string) int {
 		tb.t.Fatal(err)
 	}
 	return n
+}
+
+// TestWebAppOpsPage: an operator's token opens /ops, which shows the apps
+// with their sidecars, the outbox, reminders, operations and dead letters;
+// the tasks page links to it only for operators; a normal
+// user at /ops is told the page is not theirs. Screenshots at desktop and
+// phone widths go to e2e/screenshots.
+func TestWebAppOpsPage(t *testing.T) {
+	e := sharedEnv(t)
+	admin, err := auth.Mint([]byte(auth.DevSecret), "ops-"+uuid.NewString(), auth.MintOptions{TTL: time.Hour, Roles: []string{"taskflow-admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := auth.Mint([]byte(auth.DevSecret), "alice-"+uuid.NewString(), auth.MintOptions{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	for _, phone := range []bool{false, true} {
+		a := b.open(e, phone)
+		a.eval("signing in as an operator", `sessionStorage.setItem("taskflow.token", `+jsString(admin)+`)`)
+		a.do("opening the tasks page", chromedp.Navigate(e.api+"/"))
+		a.until("the ops link for an operator", `!document.getElementById("ops-link").hidden`, 30*time.Second)
+		if href := a.text("#ops-link"); href != "Ops" {
+			t.Fatalf("ops link %q", href)
+		}
+		a.do("following it", chromedp.Navigate(e.api+"/ops"))
+		a.until("the four apps with their sidecars", `document.querySelectorAll("#ops-apps .app-card").length === 4 &&
+			[...document.querySelectorAll("#ops-apps .app-card h3")].map(h => h.firstChild.textContent.trim()).sort().join() === "actors,api,auditor,notifier"`, 60*time.Second)
+		for _, id := range []string{"#ops-outbox", "#ops-reminders", "#ops-operations", "#ops-dead-letters"} {
+			a.until(id, `!!document.querySelector(`+jsString(id)+`)`, 10*time.Second)
+		}
+		if got := a.text("#ops-apps"); !strings.Contains(got, "placement") || !strings.Contains(got, "TaskActor") || !strings.Contains(got, "1.18.0") {
+			t.Fatalf("apps section: %q", got)
+		}
+		if got := a.text("#ops-outbox"); !strings.Contains(got, "auditor") {
+			t.Fatalf("outbox section without the auditor's consumer group: %q", got)
+		}
+		name := "ops-desktop"
+		if phone {
+			name = "ops-phone"
+		}
+		a.shot(name)
+	}
+
+	u := b.open(e, false)
+	u.eval("signing in as a user", `sessionStorage.setItem("taskflow.token", `+jsString(user)+`)`)
+	u.do("opening the tasks page", chromedp.Navigate(e.api+"/"))
+	u.until("the stream to be live", `document.getElementById("conn").dataset.state === "live"`, 30*time.Second)
+	if n := u.count("#ops-link:not([hidden])"); n != 0 {
+		t.Fatalf("a normal user sees the ops link")
+	}
+	u.do("opening /ops", chromedp.Navigate(e.api+"/ops"))
+	u.until("the refusal", `(document.querySelector("#ops .form-error") || {}).textContent === "This page is for operators: your token does not carry the admin role."`, 30*time.Second)
+	if n := u.count("#ops-apps"); n != 0 {
+		t.Fatalf("a normal user sees the apps")
+	}
 }

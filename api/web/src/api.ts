@@ -188,3 +188,42 @@ export async function verify(id: string): Promise<Verification> {
 export function streamURL(): string {
   return config.notifications_url + v1 + "/notifications/stream";
 }
+
+// --- The ops view (tokens with the admin role; others get 403) ---
+
+export async function opsIndex(): Promise<{ admin: boolean; role: string }> {
+  return (await call<{ admin: boolean; role: string }>("GET", v1 + "/ops")).data;
+}
+
+export async function opsGet<T>(section: "apps" | "reminders" | "operations" | "outbox"): Promise<T> {
+  switch (section) {
+    case "apps":
+      return (await call<T>("GET", v1 + "/ops/apps")).data;
+    case "reminders":
+      return (await call<T>("GET", v1 + "/ops/reminders?limit=50")).data;
+    case "operations":
+      return (await call<T>("GET", v1 + "/ops/operations?limit=50")).data;
+    case "outbox":
+      return (await call<T>("GET", v1 + "/ops/outbox")).data;
+  }
+}
+
+export async function opsDeadLetters<T>(): Promise<T> {
+  return (await call<T>("GET", v1 + "/ops/dead-letters?status=all&limit=50")).data;
+}
+
+export async function opsDeadLetter<T>(id: number): Promise<T> {
+  return (await call<T>("GET", v1 + "/ops/dead-letters/" + id)).data;
+}
+
+export async function opsReplay(id: number): Promise<void> {
+  await call("POST", v1 + "/ops/dead-letters/" + id + "/replay");
+}
+
+export async function opsRetry(id: string): Promise<void> {
+  await call("POST", v1 + "/ops/operations/" + id + "/retry");
+}
+
+export async function opsTerminate(id: string): Promise<void> {
+  await call("POST", v1 + "/ops/operations/" + id + "/terminate");
+}

@@ -7,6 +7,7 @@ import { $, clear, h } from "./dom";
 import { Editor, followOperation } from "./editor";
 import { when } from "./format";
 import { openHistory } from "./history";
+import { isOperator, showOps, stopOps } from "./ops";
 import { noFilters, TaskList, type ViewID, views } from "./list";
 import { Stream, type StreamEvent } from "./stream";
 import { errorToast, toast } from "./toast";
@@ -88,6 +89,7 @@ function showSignIn(message = ""): void {
 }
 
 function signOut(message = ""): void {
+  stopOps();
   stream?.stop();
   stream = null;
   api.setToken(null);
@@ -98,6 +100,11 @@ function start(): void {
   $("#signin").hidden = true;
   $("#app").hidden = false;
   $("#who").textContent = api.tokenUser(api.token() ?? "");
+  if (location.pathname === "/ops") {
+    startOps();
+    return;
+  }
+  void isOperator().then((ok) => { $("#ops-link").hidden = !ok; });
   list ??= new TaskList({ edit: (t) => editor.open(t), history: (t) => void openHistory(t).catch(errorToast), remove, toggle });
   editor ??= new Editor((t) => {
     list.apply(t, t.id);
@@ -114,6 +121,27 @@ function start(): void {
     el.title = detail ?? "";
   });
   stream.start();
+}
+
+// startOps shows the ops view instead of the tasks (the page at /ops).
+function startOps(): void {
+  document.title = "Operations · TaskFlow";
+  $("#views").hidden = true;
+  $("#tasks-main").hidden = true;
+  $("#tasks-link").hidden = false;
+  $("#conn").hidden = true;
+  $("#signout").onclick = () => signOut();
+  const el = $("#ops");
+  el.hidden = false;
+  void isOperator().then((ok) => {
+    if (ok) showOps(el);
+    else {
+      clear(el);
+      el.append(h("h1", {}, "Operations"),
+        h("p", { class: "form-error", role: "alert" }, "This page is for operators: your token does not carry the admin role."),
+        h("p", {}, h("a", { href: "/" }, "Back to your tasks")));
+    }
+  });
 }
 
 let wired = false;
