@@ -52,6 +52,10 @@ const appDrain = 20 * time.Second
 // goRuntimeEnv are variables the Go runtime reads in every binary.
 var goRuntimeEnv = []string{"GOMEMLIMIT", "GOMAXPROCS", "GOGC"}
 
+// mainEnv are read in every app by platform.Main (tracing) and the
+// OpenTelemetry SDK, not by the app's own code the scan follows.
+var mainEnv = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SERVICE_NAME"}
+
 // injectedEnv are set by the Dapr sidecar injector; a Deployment must not.
 var injectedEnv = []string{"DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_PROTOCOL"}
 
@@ -1170,7 +1174,7 @@ func checkEnv(t *testing.T, where, bin string, dep deployment, docs []doc, r *re
 				if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Name != secret || e.ValueFrom.SecretKeyRef.Key != "token" {
 					t.Errorf("%s: %s must come from the Secret %s names (%q), key \"token\", as daprd's does", where, e.Name, ann, secret)
 				}
-			case !slices.Contains(reads, e.Name) && !slices.Contains(goRuntimeEnv, e.Name):
+			case !slices.Contains(reads, e.Name) && !slices.Contains(goRuntimeEnv, e.Name) && !slices.Contains(mainEnv, e.Name):
 				t.Errorf("%s: %s is not read by cmd/%s (it reads %v)", where, e.Name, bin, reads)
 			}
 			seen[e.Name] = true
@@ -1669,5 +1673,19 @@ func TestEnvScan(t *testing.T) {
 	}
 	if !slices.Contains(r.envReads["api"], "JWT_SECRET") {
 		t.Errorf("cmd/api: the scan did not follow platform.AuthConfig to JWT_SECRET: %v", r.envReads["api"])
+	}
+}
+
+// TestMainEnvIsRead keeps mainEnv honest: platform's tracing set-up reads
+// each of those names.
+func TestMainEnvIsRead(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot, "internal", "platform", "tracing.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range mainEnv {
+		if !bytes.Contains(src, []byte(strconv.Quote(name))) {
+			t.Errorf("%s is in mainEnv but internal/platform/tracing.go does not read it", name)
+		}
 	}
 }
