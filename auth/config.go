@@ -83,6 +83,15 @@ func (c Config) Validate() error {
 		if err := validateJWKSURL(c.JWKSURL); err != nil {
 			bad("JWKSURL %w", err)
 		}
+		// An identity provider signs tokens for many applications and
+		// tenants: without both checks a token it issued for another
+		// audience, or another issuer behind the same keys, would pass.
+		if c.Issuer == "" {
+			bad("Issuer is required with JWKSURL")
+		}
+		if c.Audience == "" {
+			bad("Audience is required with JWKSURL")
+		}
 	}
 	if c.Leeway < 0 {
 		bad("Leeway must not be negative, got %s", c.Leeway)

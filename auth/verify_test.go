@@ -231,7 +231,7 @@ func TestVerifyKeySources(t *testing.T) {
 	k := fixtures(t)
 	srv := newJWKSServer(t, publishedKeys(t)...)
 	secretOnly := newVerifier(t, auth.Config{Secret: []byte(testSecret)})
-	jwksOnly := newVerifier(t, auth.Config{JWKSURL: srv.URL})
+	jwksOnly := newVerifier(t, auth.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: srv.URL})
 	now := time.Now()
 	c := claims(now)
 
@@ -272,7 +272,7 @@ func TestVerifyRefreshUnknownKID(t *testing.T) {
 	k := fixtures(t)
 	rsaKey := jwk(t, &k.rsa.PublicKey, kidRSA, "", "")
 	srv := newJWKSServer(t, rsaKey)
-	v := newVerifier(t, auth.Config{JWKSURL: srv.URL})
+	v := newVerifier(t, auth.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: srv.URL})
 	if got := srv.hits.Load(); got != 1 {
 		t.Fatalf("JWKS fetched %d times by New, want 1", got)
 	}
@@ -302,7 +302,7 @@ func TestVerifyCanceledContextUnknownKID(t *testing.T) {
 	t.Parallel()
 	k := fixtures(t)
 	srv := newJWKSServer(t, publishedKeys(t)...)
-	v := newVerifier(t, auth.Config{JWKSURL: srv.URL})
+	v := newVerifier(t, auth.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: srv.URL})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := v.Verify(ctx, sign(t, jwt.SigningMethodRS256, k.rsa, "ghost", claims(time.Now())))
@@ -331,11 +331,11 @@ func TestNew(t *testing.T) {
 		wantConfig bool // the error wraps ErrInvalidConfig
 	}{
 		{name: "secret", ctx: context.Background(), cfg: auth.Config{Secret: []byte(auth.DevSecret)}},
-		{name: "jwks", ctx: context.Background(), cfg: auth.Config{JWKSURL: good.URL, JWKSRefresh: time.Minute}},
+		{name: "jwks", ctx: context.Background(), cfg: auth.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: good.URL, JWKSRefresh: time.Minute}},
 		{name: "invalid config", ctx: context.Background(), cfg: auth.Config{}, wantErr: true, wantConfig: true},
-		{name: "jwks unavailable", ctx: context.Background(), cfg: auth.Config{JWKSURL: down.URL}, wantErr: true},
-		{name: "jwks unreachable", ctx: context.Background(), cfg: auth.Config{JWKSURL: "http://127.0.0.1:1/jwks.json"}, wantErr: true},
-		{name: "context canceled", ctx: canceled, cfg: auth.Config{JWKSURL: good.URL}, wantErr: true},
+		{name: "jwks unavailable", ctx: context.Background(), cfg: auth.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: down.URL}, wantErr: true},
+		{name: "jwks unreachable", ctx: context.Background(), cfg: auth.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: "http://127.0.0.1:1/jwks.json"}, wantErr: true},
+		{name: "context canceled", ctx: canceled, cfg: auth.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: good.URL}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,7 +363,7 @@ func TestCloseKeepsVerifying(t *testing.T) {
 	t.Parallel()
 	k := fixtures(t)
 	srv := newJWKSServer(t, publishedKeys(t)...)
-	v := newVerifier(t, auth.Config{JWKSURL: srv.URL, Secret: []byte(testSecret)})
+	v := newVerifier(t, auth.Config{Issuer: testIssuer, Audience: testAudience, JWKSURL: srv.URL, Secret: []byte(testSecret)})
 	v.Close()
 	c := claims(time.Now())
 	checkVerify(t, v, sign(t, jwt.SigningMethodES256, k.ec, kidEC, c), "")

@@ -753,6 +753,21 @@ func (s *Stack) Apps() []App {
 	return out
 }
 
+// SidecarToken is the DAPR_API_TOKEN appID's sidecar requires of its
+// callers ("" when none): the stack's env over the run file's over the
+// process's, as the sidecar got it.
+func (s *Stack) SidecarToken(appID string) string {
+	if v, ok := s.env["DAPR_API_TOKEN"]; ok {
+		return v
+	}
+	if a, ok := s.runFile.App(appID); ok {
+		if v, ok := a.Env["DAPR_API_TOKEN"]; ok {
+			return v
+		}
+	}
+	return os.Getenv("DAPR_API_TOKEN")
+}
+
 // KafkaBrokers returns the KAFKA_BROKERS the stack gave its processes: the
 // devkafka address, or the value found in Options.Env or the environment.
 func (s *Stack) KafkaBrokers() string { return s.kafkaBrokers }

@@ -65,7 +65,7 @@ func (e *env) barrier(t testing.TB, c *client, at time.Time) {
 func (e *env) alarmsReminder(t testing.TB, taskID uuid.UUID) (exists bool, due time.Time) {
 	t.Helper()
 	url := fmt.Sprintf("%s/v1.0/actors/TaskActor/%s/reminders/alarms", e.stack.App("actors").DaprURL, taskID)
-	resp, err := http.Get(url)
+	resp, err := e.sidecar(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -144,7 +143,7 @@ func TestDuplicateReminderDeliveryCreatesNothingTwice(t *testing.T) {
 	for range 3 {
 		before := ticks()
 		body, _ := json.Marshal(map[string]any{"dueTime": "0s"})
-		resp, err := http.Post(reminderURL, "application/json", bytes.NewReader(body))
+		resp, err := e.sidecar(http.MethodPost, reminderURL, body)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1158,6 +1158,20 @@ func checkEnv(t *testing.T, where, bin string, dep deployment, docs []doc, r *re
 		return
 	}
 	for _, c := range dep.Spec.Template.Spec.Containers {
+		// An app that verifies tokens must be given its key: without one it
+		// refuses to start rather than accept the public development secret,
+		// which only TASKFLOW_DEV_AUTH (local runs) allows.
+		if slices.Contains(reads, "JWT_SECRET") && docs != nil {
+			keyed := slices.ContainsFunc(c.Env, func(e envVar) bool {
+				return (e.Name == "JWT_SECRET" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil) || e.Name == "JWKS_URL"
+			})
+			if !keyed {
+				t.Errorf("%s: cmd/%s verifies tokens but the Deployment sets neither JWT_SECRET (from a Secret) nor JWKS_URL", where, bin)
+			}
+		}
+		if slices.ContainsFunc(c.Env, func(e envVar) bool { return e.Name == "TASKFLOW_DEV_AUTH" }) {
+			t.Errorf("%s: TASKFLOW_DEV_AUTH (the public development secret) must never be set on Kubernetes", where)
+		}
 		seen := map[string]bool{}
 		for _, e := range c.Env {
 			switch {

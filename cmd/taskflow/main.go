@@ -78,7 +78,7 @@ func token(args []string, stdout io.Writer) error {
 		return errors.New("token: --user is required")
 	}
 	env := platform.NewEnv()
-	cfg := platform.AuthConfig(env)
+	cfg := platform.DevToolAuthConfig(env)
 	if err := env.Err(); err != nil {
 		return err
 	}

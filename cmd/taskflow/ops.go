@@ -130,7 +130,7 @@ func opsCommand(ctx context.Context, args []string, stdout io.Writer) error {
 // HS256 secret (development): the same secret `taskflow token` uses.
 func devOperatorToken() (string, error) {
 	env := platform.NewEnv()
-	cfg := platform.AuthConfig(env)
+	cfg := platform.DevToolAuthConfig(env)
 	role := env.String("ADMIN_ROLE", api.DefaultAdminRole)
 	if err := env.Err(); err != nil {
 		return "", err
