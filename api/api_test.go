@@ -81,6 +81,11 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, api.Config{BodyLimit: 16 << 10, WriteLimit: api.WriteLimit{Rate: -1}})
+}
+
+func newHarnessWith(t *testing.T, cfg api.Config) *harness {
+	t.Helper()
 	pool, _ := pgtest.NewPool(t)
 	store := postgres.NewTasks(pool)
 	logger := slog.New(slog.DiscardHandler)
@@ -95,7 +100,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.New(api.Config{BodyLimit: 16 << 10}, api.Deps{
+	app, err := api.New(cfg, api.Deps{
 		Writer: actors.NewClient(inv), Reader: store, Operations: postgres.NewOperations(pool), Verifier: verifier,
 		Registry: prometheus.NewRegistry(), DevTokenSecret: secret,
 		Ops: &api.OpsDeps{Store: postgres.NewOps(pool), Operations: postgres.NewOperations(pool), Control: actors.NewClient(inv),

@@ -38,6 +38,9 @@ type Config struct {
 	BodyLimit   int           // bytes; larger bodies get 413. Default 64 KiB.
 	CallTimeout time.Duration // per request to actors and PostgreSQL. Default 15s.
 	Limits      task.Limits   // domain limits; default task.DefaultLimits()
+	// WriteLimit bounds each user's writes; the zero value means
+	// DefaultWriteLimit, a negative Rate none.
+	WriteLimit WriteLimit
 	// Web is what GET /api/v1/config tells the web app (DevSignIn is set
 	// from Deps.DevTokenSecret).
 	Web WebConfig
@@ -74,6 +77,9 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if cfg.WriteLimit == (WriteLimit{}) {
+		cfg.WriteLimit = DefaultWriteLimit
 	}
 	logger = logger.With("component", "api")
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -131,7 +137,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 
 	h := &taskHandlers{writer: deps.Writer, reader: deps.Reader, ops: deps.Operations, limits: cfg.Limits,
 		callTimeout: cfg.CallTimeout, now: deps.Now}
-	v1 := app.Group("/api/v1", authenticate(deps.Verifier))
+	v1 := app.Group("/api/v1", authenticate(deps.Verifier), limitWrites(cfg.WriteLimit))
 	v1.Post("/tasks", h.create)
 	v1.Get("/tasks", h.list)
 	v1.Get("/tasks/counts", h.counts)

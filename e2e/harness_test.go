@@ -121,6 +121,10 @@ func newEnv(name, dbURL string, o stackOptions) (*env, func() error, error) {
 		// retries quickly.
 		"RECURRENCE_MIN_INTERVAL": "1s",
 		"SERIES_RETRY_PERIOD":     "3s",
+		// Tests set up their fixtures at machine speed; TestHostileCallers
+		// runs the production limit.
+		"API_WRITE_RATE":  "1000",
+		"API_WRITE_BURST": "1000",
 	}
 	maps.Copy(stackEnv, o.env)
 	stack, err := devstack.Start(ctx, devstack.Options{

@@ -52,6 +52,9 @@ func loadConfig(env *platform.Env) (config, error) {
 		API: api.Config{
 			BodyLimit:   env.Int("API_BODY_LIMIT", 64<<10, 1<<10, 16<<20),
 			CallTimeout: env.Duration("API_CALL_TIMEOUT", 15*time.Second, 100*time.Millisecond),
+			// Per user: writes a second sustained, and at once; 0 turns it off.
+			WriteLimit: writeLimit(env.Int("API_WRITE_RATE", int(api.DefaultWriteLimit.Rate), 0, 100_000),
+				env.Int("API_WRITE_BURST", api.DefaultWriteLimit.Burst, 1, 1_000_000)),
 			Limits:      task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)},
 			// Where the web app finds the notifier and the auditor: unset
 			// when an Ingress serves them on this origin.
@@ -147,4 +150,12 @@ func devSecret(c auth.Config) []byte {
 		return c.Secret
 	}
 	return nil
+}
+
+// writeLimit turns API_WRITE_RATE=0 into "no limit".
+func writeLimit(perSecond, burst int) api.WriteLimit {
+	if perSecond == 0 {
+		return api.WriteLimit{Rate: -1}
+	}
+	return api.WriteLimit{Rate: float64(perSecond), Burst: burst}
 }

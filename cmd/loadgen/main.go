@@ -151,6 +151,7 @@ func run(ctx context.Context, o options) error {
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	env := map[string]string{"DATABASE_URL": dbURL, "KAFKA_BROKERS": "", "JWT_SECRET": auth.DevSecret, "LOG_LEVEL": "warn",
+		"API_WRITE_RATE":          "0", // the load is a few users writing as fast as the system takes
 		"RECURRENCE_MIN_INTERVAL": "1s", "NOTIFIER_HEARTBEAT": o.heartbeat.String()}
 	if o.gogc != "" {
 		env["GOGC"] = o.gogc
