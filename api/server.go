@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -104,6 +106,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 		logger.ErrorContext(c.UserContext(), "panic in handler", "panic", e, "path", c.Path())
 	}}))
 	app.Use(correlation)
+	app.Use(saneQuery)
 	app.Use(traced(tracing.Tracer()))
 	app.Use(func(c *fiber.Ctx) error {
 		start := time.Now()
@@ -295,4 +298,19 @@ func methodLabel(m string) string {
 		}
 	}
 	return "OTHER"
+}
+
+// saneQuery refuses query parameters that are not text: invalid UTF-8 or a
+// NUL, which PostgreSQL cannot hold in a text value and no filter needs.
+func saneQuery(c *fiber.Ctx) error {
+	var bad string
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		if bad == "" && (!utf8.Valid(k) || !utf8.Valid(v) || bytes.IndexByte(v, 0) >= 0 || bytes.IndexByte(k, 0) >= 0) {
+			bad = strings.ToValidUTF8(strings.ReplaceAll(string(k), "\x00", ""), "?")
+		}
+	})
+	if bad != "" {
+		return badParam(bad, "must be text (UTF-8 without NUL characters)")
+	}
+	return c.Next()
 }
