@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -110,7 +111,8 @@ func DecodeCursor(s string) (Cursor, error) {
 	case SortPriority:
 		ok = c.Num != nil
 	case SortTitle:
-		ok = c.Str != nil
+		// The title key goes to PostgreSQL as text: no NUL, valid UTF-8.
+		ok = c.Str != nil && utf8.ValidString(*c.Str) && !strings.ContainsRune(*c.Str, 0)
 	}
 	if !ok {
 		return Cursor{}, ErrBadCursor
