@@ -181,6 +181,8 @@ type Stack struct {
 	mu        sync.Mutex // guards the fields below and instance.app/.sidecar
 	closing   bool
 	infra     []*process // kafka, placement, scheduler as started
+	// infraStarts restarts an infrastructure process by name (RestartInfra).
+	infraStarts map[string]func(context.Context) error
 	failErr   error
 	closeOnce sync.Once
 }
@@ -374,19 +376,23 @@ func sharedPort(apps []AppConfig, key string, def int, addr func(AppConfig) stri
 }
 
 func (s *Stack) start(ctx context.Context) error {
+	s.infraStarts = map[string]func(context.Context) error{}
 	if err := s.startKafka(ctx); err != nil {
 		return err
 	}
 	if s.placement != nil {
-		p, err := s.spawnInfra(procSpec{
-			name: "placement",
-			path: filepath.Join(s.opts.DaprBinDir, "placement"),
-			args: placementArgs(*s.placement, ""),
-		})
-		if err != nil {
-			return err
+		s.infraStarts["placement"] = func(ctx context.Context) error {
+			p, err := s.spawnInfra(procSpec{
+				name: "placement",
+				path: filepath.Join(s.opts.DaprBinDir, "placement"),
+				args: placementArgs(*s.placement, ""),
+			})
+			if err != nil {
+				return err
+			}
+			return s.waitHTTP(ctx, p, healthzURL(s.placement.Healthz), http.StatusOK)
 		}
-		if err := s.waitHTTP(ctx, p, healthzURL(s.placement.Healthz), http.StatusOK); err != nil {
+		if err := s.infraStarts["placement"](ctx); err != nil {
 			return err
 		}
 	}
@@ -395,15 +401,18 @@ func (s *Stack) start(ctx context.Context) error {
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {
 			return fmt.Errorf("scheduler data dir: %w", err)
 		}
-		p, err := s.spawnInfra(procSpec{
-			name: "scheduler",
-			path: filepath.Join(s.opts.DaprBinDir, "scheduler"),
-			args: schedulerArgs(*s.scheduler, dataDir, ""),
-		})
-		if err != nil {
-			return err
+		s.infraStarts["scheduler"] = func(ctx context.Context) error {
+			p, err := s.spawnInfra(procSpec{
+				name: "scheduler",
+				path: filepath.Join(s.opts.DaprBinDir, "scheduler"),
+				args: schedulerArgs(*s.scheduler, dataDir, ""),
+			})
+			if err != nil {
+				return err
+			}
+			return s.waitHTTP(ctx, p, healthzURL(s.scheduler.Healthz), http.StatusOK)
 		}
-		if err := s.waitHTTP(ctx, p, healthzURL(s.scheduler.Healthz), http.StatusOK); err != nil {
+		if err := s.infraStarts["scheduler"](ctx); err != nil {
 			return err
 		}
 	}
@@ -454,18 +463,21 @@ func (s *Stack) startKafka(ctx context.Context) error {
 		}
 	}
 	addr := net.JoinHostPort(loopback, strconv.Itoa(port))
-	p, err := s.spawnInfra(procSpec{name: "kafka", path: bin, args: []string{"-addr", addr}})
-	if err != nil {
-		return err
-	}
-	if err := s.waitReady(ctx, p, "kafka listening on "+addr, func(ctx context.Context) error {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", addr)
+	s.infraStarts["kafka"] = func(ctx context.Context) error {
+		p, err := s.spawnInfra(procSpec{name: "kafka", path: bin, args: []string{"-addr", addr}})
 		if err != nil {
 			return err
 		}
-		return conn.Close()
-	}); err != nil {
+		return s.waitReady(ctx, p, "kafka listening on "+addr, func(ctx context.Context) error {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return err
+			}
+			return conn.Close()
+		})
+	}
+	if err := s.infraStarts["kafka"](ctx); err != nil {
 		return err
 	}
 	s.kafkaBrokers = addr
@@ -869,6 +881,37 @@ func (s *Stack) StopInstance(ctx context.Context, appID string, i int, sidecarTo
 }
 
 // KillApp kills instance 0 of an app: see KillInstance.
+// KillInfra sends SIGKILL to an infrastructure process ("kafka",
+// "placement" or "scheduler"), as a crash would, and waits until it is
+// gone. The exit does not count as unexpected for Wait. The development
+// broker keeps its data in memory: killing it loses every message.
+func (s *Stack) KillInfra(name string) error {
+	s.mu.Lock()
+	var p *process
+	for _, q := range s.infra {
+		if q.name == name && !q.exited() {
+			p = q
+		}
+	}
+	s.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("devstack: no running %s", name)
+	}
+	p.kill()
+	s.logger.Info("killed", "process", name)
+	return nil
+}
+
+// RestartInfra starts a killed infrastructure process again on the same
+// ports (the scheduler on its data) and waits until it answers.
+func (s *Stack) RestartInfra(ctx context.Context, name string) error {
+	start, ok := s.infraStarts[name]
+	if !ok {
+		return fmt.Errorf("devstack: %s is not part of this stack", name)
+	}
+	return start(ctx)
+}
+
 func (s *Stack) KillApp(appID string, sidecarToo bool) error {
 	return s.KillInstance(appID, 0, sidecarToo)
 }

@@ -42,10 +42,15 @@ func RequireAppToken(token string, next http.Handler) http.Handler {
 	})
 }
 
-// AppTokenInterceptor is RequireAppToken for a gRPC app channel.
+// appHealthCheck is the gRPC app channel's health probe: daprd 1.18 calls it
+// without the app token, and it reveals nothing (as /health/* over HTTP).
+const appHealthCheck = "/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck"
+
+// AppTokenInterceptor is RequireAppToken for a gRPC app channel; the
+// health probe stays open.
 func AppTokenInterceptor(token string) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if token != "" {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if token != "" && (info == nil || info.FullMethod != appHealthCheck) {
 			md, _ := metadata.FromIncomingContext(ctx)
 			if got := md.Get(daprTokenHeader); len(got) != 1 || !tokenMatches(got[0], token) {
 				return nil, status.Error(codes.Unauthenticated, "only the Dapr sidecar may call this app")

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -53,5 +54,16 @@ func TestAppTokenInterceptor(t *testing.T) {
 		if err := call("s3cret", md); status.Code(err) != codes.Unauthenticated {
 			t.Fatalf("metadata %v: err %v, want Unauthenticated", md, err)
 		}
+	}
+	// daprd's app health probe carries no token: a refused probe marks the
+	// app unhealthy and daprd stops sending it actor calls.
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.MD{})
+	info := &grpc.UnaryServerInfo{FullMethod: "/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck"}
+	if _, err := AppTokenInterceptor("s3cret")(ctx, nil, info, handler); err != nil {
+		t.Fatalf("health probe without a token: %v", err)
+	}
+	info.FullMethod = "/dapr.proto.runtime.v1.AppCallback/OnInvoke"
+	if _, err := AppTokenInterceptor("s3cret")(ctx, nil, info, handler); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("OnInvoke without a token: %v", err)
 	}
 }
