@@ -1,17 +1,24 @@
 // Package outbox publishes the events that task writes commit into the
-// outbox table. One relay in the cluster is active at a time (it holds a
-// PostgreSQL advisory lock); it publishes unsent rows in id order, so the
-// events of one task reach the topic in version order, and deletes them.
-// Publishing is at least once: a crash between publishing and deleting re-publishes
-// on restart, and consumers drop duplicates by event_id.
+// outbox table. One relay in the cluster is active at a time: it holds a
+// lease in PostgreSQL (outbox_lease) that expires unless renewed, so a
+// leader that dies or hangs, however its connections end, is replaced
+// within about the lease's TTL; each takeover increments the lease's
+// fencing epoch, and a deposed leader's deletes are refused. The active
+// relay publishes unsent rows in id order, so the events of one task reach
+// the topic in version order, and deletes them.
+// Publishing is at least once: a crash between publishing and deleting
+// re-publishes on restart, and consumers drop duplicates by event_id.
 package outbox
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +36,9 @@ type Publisher interface {
 
 // Store is what the relay needs from the database.
 type Store interface {
-	TryLease(ctx context.Context) (*postgres.Lease, bool, error)
+	// TryLease takes the leadership for ttl if it is free; holder is
+	// unique to the relay.
+	TryLease(ctx context.Context, holder string, ttl time.Duration) (*postgres.Lease, bool, error)
 	Purge(ctx context.Context, keysBefore time.Time) (int64, error)
 	// Stats reports the rows waiting to be published and the age of the
 	// oldest one (zero when none wait).
@@ -38,9 +47,13 @@ type Store interface {
 
 // Config tunes the relay. The zero value of a field means its default.
 type Config struct {
-	BatchSize      int           // messages per publish; default 500
-	PollInterval   time.Duration // idle poll for rows committed by other replicas; default 100ms
-	LeaseRetry     time.Duration // how often a standby relay tries to take over; default 2s
+	BatchSize    int           // messages per publish; default 500
+	PollInterval time.Duration // idle poll for rows committed by other replicas; default 100ms
+	LeaseRetry   time.Duration // how often a standby relay tries to take over; default 2s
+	// LeaseTTL is how long the leadership lasts unless renewed (the leader
+	// renews every third of it): a leader that dies or hangs is replaced
+	// within about LeaseTTL + LeaseRetry. Default 10s.
+	LeaseTTL       time.Duration
 	IdempotencyTTL time.Duration // how long Idempotency-Keys replay; default 24h
 	PurgeInterval  time.Duration // default 1m
 	StatsInterval  time.Duration // how often the backlog gauges are refreshed; default 5s
@@ -60,6 +73,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.PollInterval, 100*time.Millisecond)
 	def(&c.LeaseRetry, 2*time.Second)
+	def(&c.LeaseTTL, 10*time.Second)
 	def(&c.IdempotencyTTL, 24*time.Hour)
 	def(&c.PurgeInterval, time.Minute)
 	def(&c.StatsInterval, 5*time.Second)
@@ -78,6 +92,10 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("outbox %s %v: must not be negative", name, d))
 		}
 	}
+	if c.LeaseTTL < 0 || (c.LeaseTTL > 0 && c.LeaseTTL < 300*time.Millisecond) {
+		errs = append(errs, fmt.Errorf("outbox lease TTL %v: must be at least 300ms", c.LeaseTTL))
+	}
+
 	return errors.Join(errs...)
 }
 
@@ -87,6 +105,7 @@ type Relay struct {
 	cfg     Config
 	store   Store
 	pub     Publisher
+	holder  string // this relay's name in outbox_lease
 	log     *slog.Logger
 	kick    chan struct{}
 	metrics metrics
@@ -109,11 +128,12 @@ func New(cfg Config, store Store, pub Publisher, reg prometheus.Registerer, logg
 		return nil, err
 	}
 	r := &Relay{
-		cfg:   cfg.withDefaults(),
-		store: store,
-		pub:   pub,
-		log:   logger.With("component", "outbox"),
-		kick:  make(chan struct{}, 1),
+		cfg:    cfg.withDefaults(),
+		store:  store,
+		pub:    pub,
+		holder: holderName(),
+		log:    logger.With("component", "outbox"),
+		kick:   make(chan struct{}, 1),
 		metrics: metrics{
 			published: prometheus.NewCounter(prometheus.CounterOpts{Name: "taskflow_outbox_published_total", Help: "Outbox events published."}),
 			failed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "taskflow_outbox_publish_failures_total", Help: "Outbox events whose publish failed (and will be retried)."}),
@@ -145,6 +165,15 @@ func (r *Relay) Kick() {
 	}
 }
 
+// holderName is unique to the process: a restarted relay waits for its
+// predecessor's lease to expire rather than taking it as its own.
+func holderName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return host + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(b[:])
+}
+
 // Run relays until ctx is done. It returns nil on cancellation.
 func (r *Relay) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
@@ -152,18 +181,20 @@ func (r *Relay) Run(ctx context.Context) error {
 	g.Go(func() error { r.statsLoop(ctx); return nil })
 	g.Go(func() error {
 		for ctx.Err() == nil {
-			lease, ok, err := r.store.TryLease(ctx)
+			lease, ok, err := r.store.TryLease(ctx, r.holder, r.cfg.LeaseTTL)
 			if err != nil && ctx.Err() == nil {
 				r.log.WarnContext(ctx, "outbox relay cannot reach the database", "error", err)
 			}
 			if ok {
-				r.log.InfoContext(ctx, "outbox relay is active")
+				r.log.InfoContext(ctx, "outbox relay is active", "holder", r.holder, "epoch", lease.Epoch())
 				r.metrics.leader.Set(1)
 				err := r.lead(ctx, lease)
 				r.metrics.leader.Set(0)
-				lease.Release()
+				if rerr := lease.Release(); rerr != nil && err == nil {
+					err = rerr
+				}
 				if err != nil && ctx.Err() == nil {
-					r.log.WarnContext(ctx, "outbox relay lost its lease", "error", err)
+					r.log.WarnContext(ctx, "outbox relay lost its lease", "holder", r.holder, "error", err)
 				}
 			}
 			wait(ctx, r.cfg.LeaseRetry, nil)
@@ -173,17 +204,43 @@ func (r *Relay) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// lead publishes while it holds lease; it returns when a query on the
-// lease's session fails (the lock may be gone) or ctx is done.
+// errLeaseExpired: the leader could not renew in time.
+var errLeaseExpired = errors.New("outbox relay lease expired before it was renewed")
+
+// lead publishes while it holds lease. It renews the lease every third of
+// its TTL, between cycles, so a leader that hangs stops renewing; each
+// cycle (fetch, publish) must end by the lease's expiry, and
+// ends the leadership if it does not. It returns when the lease is lost,
+// cannot be renewed, or ctx is done.
 func (r *Relay) lead(ctx context.Context, lease *postgres.Lease) error {
+	renewEvery := r.cfg.LeaseTTL / 3
 	backoff := time.Duration(0)
+	var retryAt time.Time // no publishing before this, after a failure
 	for ctx.Err() == nil {
-		msgs, err := lease.Fetch(ctx, r.cfg.BatchSize)
+		renewAt := lease.Until().Add(renewEvery - r.cfg.LeaseTTL)
+		if !time.Now().Before(renewAt) {
+			if err := lease.Renew(ctx); err != nil {
+				return err
+			}
+			renewAt = lease.Until().Add(renewEvery - r.cfg.LeaseTTL)
+		}
+		if !time.Now().Before(lease.Until()) {
+			return errLeaseExpired
+		}
+		if d := time.Until(retryAt); d > 0 {
+			wait(ctx, min(d, time.Until(renewAt)), nil)
+			continue
+		}
+		// Nothing of this cycle may outlive the lease.
+		cycle, cancel := context.WithDeadline(ctx, lease.Until())
+		msgs, err := lease.Fetch(cycle, r.cfg.BatchSize)
 		if err != nil {
+			cancel()
 			return err
 		}
 		if len(msgs) == 0 {
-			wait(ctx, r.cfg.PollInterval, r.kick)
+			cancel()
+			wait(ctx, min(r.cfg.PollInterval, time.Until(renewAt)), r.kick)
 			continue
 		}
 		if r.cfg.CrashBeforePublish {
@@ -191,7 +248,8 @@ func (r *Relay) lead(ctx context.Context, lease *postgres.Lease) error {
 			os.Exit(3)
 		}
 		start := time.Now()
-		failed, err := r.pub.Publish(ctx, msgs)
+		failed, err := r.pub.Publish(cycle, msgs)
+		cancel()
 		r.metrics.publish.Observe(time.Since(start).Seconds())
 		sent := make([]int64, 0, len(msgs))
 		if err == nil || len(failed) > 0 {
@@ -204,6 +262,7 @@ func (r *Relay) lead(ctx context.Context, lease *postgres.Lease) error {
 			}
 		}
 		// Mark even if ctx was cancelled meanwhile: those events are out.
+		// (DeleteSent is fenced: it fails if the lease was taken over.)
 		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		merr := lease.DeleteSent(markCtx, sent)
 		cancel()
@@ -215,8 +274,8 @@ func (r *Relay) lead(ctx context.Context, lease *postgres.Lease) error {
 		if n := len(msgs) - len(sent); n > 0 {
 			r.metrics.failed.Add(float64(n))
 			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			retryAt = time.Now().Add(backoff)
 			r.log.WarnContext(ctx, "publishing outbox events failed; retrying", "failed", n, "batch", len(msgs), "retry_in", backoff, "error", err)
-			wait(ctx, backoff, nil)
 			continue
 		}
 		backoff = 0

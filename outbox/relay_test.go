@@ -25,11 +25,14 @@ type recorder struct {
 	got       []postgres.Message
 	failNext  int            // fail this many whole batches
 	failIDs   map[int64]bool // fail these ids once
+	poison    map[int64]bool // fail these ids every time
+	calls     map[int64]int  // how often each id was handed over
 	published chan struct{}
 }
 
 func newRecorder() *recorder {
-	return &recorder{failIDs: map[int64]bool{}, published: make(chan struct{}, 1000)}
+	return &recorder{failIDs: map[int64]bool{}, poison: map[int64]bool{}, calls: map[int64]int{},
+		published: make(chan struct{}, 1000)}
 }
 
 func (r *recorder) Publish(_ context.Context, msgs []postgres.Message) (map[int64]error, error) {
@@ -41,6 +44,11 @@ func (r *recorder) Publish(_ context.Context, msgs []postgres.Message) (map[int6
 	}
 	failed := map[int64]error{}
 	for _, m := range msgs {
+		r.calls[m.ID]++
+		if r.poison[m.ID] {
+			failed[m.ID] = errors.New("message too large")
+			continue
+		}
 		if r.failIDs[m.ID] {
 			delete(r.failIDs, m.ID)
 			failed[m.ID] = errors.New("partition leader moved")
@@ -48,7 +56,10 @@ func (r *recorder) Publish(_ context.Context, msgs []postgres.Message) (map[int6
 		}
 		r.got = append(r.got, m)
 	}
-	r.published <- struct{}{}
+	select {
+	case r.published <- struct{}{}:
+	default:
+	}
 	if len(failed) > 0 {
 		return failed, errors.New("partial failure")
 	}
@@ -69,10 +80,17 @@ func (r *recorder) events() []task.Event {
 	return out
 }
 
+var testConfig = outbox.Config{PollInterval: 20 * time.Millisecond, LeaseRetry: 50 * time.Millisecond}
+
 func startRelay(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, pub outbox.Publisher) (*outbox.Relay, <-chan error) {
 	tb.Helper()
-	r, err := outbox.New(outbox.Config{PollInterval: 20 * time.Millisecond, LeaseRetry: 50 * time.Millisecond},
-		postgres.NewOutbox(pool), pub, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	return startRelayWith(tb, ctx, pool, pub, testConfig, prometheus.NewRegistry())
+}
+
+func startRelayWith(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, pub outbox.Publisher,
+	cfg outbox.Config, reg *prometheus.Registry) (*outbox.Relay, <-chan error) {
+	tb.Helper()
+	r, err := outbox.New(cfg, postgres.NewOutbox(pool), pub, reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -151,7 +169,7 @@ func TestRelayPublishesInVersionOrderAndRetries(t *testing.T) {
 	for _, ev := range pub.events() {
 		versions[ev.TaskID] = append(versions[ev.TaskID], ev.Version)
 	}
-	// The first task's five events went out in one successful batch, in order.
+	// The first task's five events went out once each, in order.
 	if got := versions[ids[0]]; len(got) != 5 || got[0] != 1 || got[4] != 5 {
 		t.Fatalf("task 1 versions = %v", got)
 	}
@@ -231,15 +249,11 @@ func TestRelayReportsBacklog(t *testing.T) {
 	pub.failNext = 1 << 30 // the broker is down
 	pub.mu.Unlock()
 	reg := prometheus.NewRegistry()
-	r, err := outbox.New(outbox.Config{PollInterval: 20 * time.Millisecond, LeaseRetry: 50 * time.Millisecond, StatsInterval: 20 * time.Millisecond},
-		postgres.NewOutbox(pool), pub, reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig
+	cfg.StatsInterval = 20 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	_, done := startRelayWith(t, ctx, pool, pub, cfg, reg)
 
 	eventually(t, "the backlog gauges show three waiting rows with an age", func() bool {
 		pending, _ := gauge(t, reg, "taskflow_outbox_pending")

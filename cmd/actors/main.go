@@ -68,6 +68,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		Outbox: outbox.Config{
 			BatchSize:    env.Int("OUTBOX_BATCH_SIZE", 500, 1, 10_000),
 			PollInterval: env.Duration("OUTBOX_POLL_INTERVAL", 100*time.Millisecond, time.Millisecond),
+			LeaseTTL:     env.Duration("OUTBOX_LEASE_TTL", 10*time.Second, time.Second),
 		},
 	}
 	c.Limits = task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)}
