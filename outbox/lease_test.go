@@ -62,7 +62,7 @@ func TestRelayStandbyTakesOverFromAHungLeader(t *testing.T) {
 	start := func(pub outbox.Publisher) (*prometheus.Registry, context.CancelFunc, <-chan error) {
 		reg := prometheus.NewRegistry()
 		ctx, cancel := context.WithCancel(context.Background())
-		_, done := startRelayWith(t, ctx, pool, pub, cfg, reg)
+		_, done := startRelayWith(t, ctx, pool, pub, &deadLetters{}, cfg, reg)
 		return reg, cancel, done
 	}
 
