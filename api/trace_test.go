@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/taskflow/taskflow/postgres"
 )
@@ -33,7 +34,7 @@ func TestTraceparentReachesTheOutbox(t *testing.T) {
 				t.Fatalf("create: %d %s", r.status, r.body)
 			}
 			ctx := context.Background()
-			lease, ok, err := postgres.NewOutbox(h.pool).TryLease(ctx)
+			lease, ok, err := postgres.NewOutbox(h.pool).TryLease(ctx, "test", time.Minute)
 			if err != nil || !ok {
 				t.Fatalf("lease: %v %v", ok, err)
 			}

@@ -2,8 +2,12 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taskflow/taskflow/auditor"
 	"github.com/taskflow/taskflow/internal/pgtest"
 	"github.com/taskflow/taskflow/outbox"
 	"github.com/taskflow/taskflow/postgres"
@@ -25,11 +30,14 @@ type recorder struct {
 	got       []postgres.Message
 	failNext  int            // fail this many whole batches
 	failIDs   map[int64]bool // fail these ids once
+	poison    map[int64]bool // fail these ids every time
+	calls     map[int64]int  // how often each id was handed over
 	published chan struct{}
 }
 
 func newRecorder() *recorder {
-	return &recorder{failIDs: map[int64]bool{}, published: make(chan struct{}, 1000)}
+	return &recorder{failIDs: map[int64]bool{}, poison: map[int64]bool{}, calls: map[int64]int{},
+		published: make(chan struct{}, 1000)}
 }
 
 func (r *recorder) Publish(_ context.Context, msgs []postgres.Message) (map[int64]error, error) {
@@ -41,6 +49,11 @@ func (r *recorder) Publish(_ context.Context, msgs []postgres.Message) (map[int6
 	}
 	failed := map[int64]error{}
 	for _, m := range msgs {
+		r.calls[m.ID]++
+		if r.poison[m.ID] {
+			failed[m.ID] = errors.New("message too large")
+			continue
+		}
 		if r.failIDs[m.ID] {
 			delete(r.failIDs, m.ID)
 			failed[m.ID] = errors.New("partition leader moved")
@@ -48,7 +61,10 @@ func (r *recorder) Publish(_ context.Context, msgs []postgres.Message) (map[int6
 		}
 		r.got = append(r.got, m)
 	}
-	r.published <- struct{}{}
+	select {
+	case r.published <- struct{}{}:
+	default:
+	}
 	if len(failed) > 0 {
 		return failed, errors.New("partial failure")
 	}
@@ -69,10 +85,42 @@ func (r *recorder) events() []task.Event {
 	return out
 }
 
+// deadLetters is a DeadLetterer that keeps what it is given; it refuses
+// the next failNext calls.
+type deadLetters struct {
+	mu       sync.Mutex
+	got      []auditor.DeadLetter
+	failNext int
+}
+
+func (d *deadLetters) DeadLetter(_ context.Context, dl auditor.DeadLetter) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failNext > 0 {
+		d.failNext--
+		return errors.New("dlq unreachable")
+	}
+	d.got = append(d.got, dl)
+	return nil
+}
+
+func (d *deadLetters) all() []auditor.DeadLetter {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.got)
+}
+
+var testConfig = outbox.Config{PollInterval: 20 * time.Millisecond, LeaseRetry: 50 * time.Millisecond}
+
 func startRelay(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, pub outbox.Publisher) (*outbox.Relay, <-chan error) {
 	tb.Helper()
-	r, err := outbox.New(outbox.Config{PollInterval: 20 * time.Millisecond, LeaseRetry: 50 * time.Millisecond},
-		postgres.NewOutbox(pool), pub, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	return startRelayWith(tb, ctx, pool, pub, &deadLetters{}, testConfig, prometheus.NewRegistry())
+}
+
+func startRelayWith(tb testing.TB, ctx context.Context, pool *pgxpool.Pool, pub outbox.Publisher, dlq outbox.DeadLetterer,
+	cfg outbox.Config, reg *prometheus.Registry) (*outbox.Relay, <-chan error) {
+	tb.Helper()
+	r, err := outbox.New(cfg, postgres.NewOutbox(pool), pub, dlq, reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -151,7 +199,7 @@ func TestRelayPublishesInVersionOrderAndRetries(t *testing.T) {
 	for _, ev := range pub.events() {
 		versions[ev.TaskID] = append(versions[ev.TaskID], ev.Version)
 	}
-	// The first task's five events went out in one successful batch, in order.
+	// The first task's five events went out once each, in order.
 	if got := versions[ids[0]]; len(got) != 5 || got[0] != 1 || got[4] != 5 {
 		t.Fatalf("task 1 versions = %v", got)
 	}
@@ -231,15 +279,11 @@ func TestRelayReportsBacklog(t *testing.T) {
 	pub.failNext = 1 << 30 // the broker is down
 	pub.mu.Unlock()
 	reg := prometheus.NewRegistry()
-	r, err := outbox.New(outbox.Config{PollInterval: 20 * time.Millisecond, LeaseRetry: 50 * time.Millisecond, StatsInterval: 20 * time.Millisecond},
-		postgres.NewOutbox(pool), pub, reg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig
+	cfg.StatsInterval = 20 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	_, done := startRelayWith(t, ctx, pool, pub, &deadLetters{}, cfg, reg)
 
 	eventually(t, "the backlog gauges show three waiting rows with an age", func() bool {
 		pending, _ := gauge(t, reg, "taskflow_outbox_pending")
@@ -258,4 +302,143 @@ func TestRelayReportsBacklog(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
+}
+
+// firstID returns the id of the oldest outbox row.
+func firstID(tb testing.TB, pool *pgxpool.Pool) int64 {
+	tb.Helper()
+	var id int64
+	if err := pool.QueryRow(context.Background(), `SELECT min(id) FROM outbox`).Scan(&id); err != nil {
+		tb.Fatal(err)
+	}
+	return id
+}
+
+// When one event of a task fails in a batch, the task's later events in
+// that batch must not reach the broker before it: consumers that drop
+// repeats by event id would otherwise see v2 before v1.
+func TestRelayKeepsATasksOrderWhenPartOfABatchFails(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	store := postgres.NewTasks(pool)
+	a := writeHistory(t, store, 3)
+	b := writeHistory(t, store, 2)
+
+	pub := newRecorder()
+	pub.failIDs[firstID(t, pool)] = true // task A's v1 fails once; v2 and v3 would succeed
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, done := startRelay(t, ctx, pool, pub)
+	eventually(t, "all events published", func() bool { return unsent(t, pool) == 0 })
+
+	versions := map[uuid.UUID][]int64{}
+	for _, ev := range pub.events() {
+		versions[ev.TaskID] = append(versions[ev.TaskID], ev.Version)
+	}
+	if got := versions[a]; !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Errorf("task A reached the broker as versions %v, want [1 2 3]", got)
+	}
+	if got := versions[b]; !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("task B reached the broker as versions %v, want [1 2]", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// A row the broker always refuses is dead-lettered after the configured
+// attempts and removed from the outbox; the other tasks' events keep
+// flowing and the relay does not stall behind it. A dead letter the DLQ
+// refuses stays in the outbox until it can be sent.
+func TestRelayDeadLettersARowThatAlwaysFails(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	store := postgres.NewTasks(pool)
+	poisoned := writeHistory(t, store, 2)
+	pub := newRecorder()
+	poison := firstID(t, pool)
+	pub.poison[poison] = true // task P's v1 can never be published
+	var payload []byte
+	if err := pool.QueryRow(context.Background(), `SELECT payload::text FROM outbox WHERE id = $1`, poison).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	dlq := &deadLetters{failNext: 1} // the first try at dead-lettering fails too
+	cfg := testConfig
+	cfg.MaxAttempts = 3
+	reg := prometheus.NewRegistry()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, done := startRelayWith(t, ctx, pool, pub, dlq, cfg, reg)
+	other := writeHistory(t, store, 2)
+	eventually(t, "the poisoned row to leave the outbox and the rest to be published", func() bool {
+		return unsent(t, pool) == 0
+	})
+	versions := map[uuid.UUID][]int64{}
+	for _, ev := range pub.events() {
+		versions[ev.TaskID] = append(versions[ev.TaskID], ev.Version)
+	}
+	if got := versions[poisoned]; !slices.Equal(got, []int64{2}) {
+		t.Errorf("poisoned task published as %v, want [2] (v1 dead-lettered)", got)
+	}
+	if got := versions[other]; !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("other task published as %v, want [1 2]", got)
+	}
+	pub.mu.Lock()
+	tries := pub.calls[poison]
+	pub.mu.Unlock()
+	if tries != cfg.MaxAttempts+1 { // the DLQ refused it after the 3rd; the 4th went
+		t.Errorf("the poisoned row was tried %d times, want %d", tries, cfg.MaxAttempts+1)
+	}
+	dls := dlq.all()
+	if len(dls) != 1 {
+		t.Fatalf("%d dead letters, want 1: %+v", len(dls), dls)
+	}
+	dl := dls[0]
+	var ev task.Event
+	if err := json.Unmarshal(payload, &struct {
+		Data *task.Event `json:"data"`
+	}{&ev}); err != nil {
+		t.Fatal(err)
+	}
+	if dl.Subscriber != outbox.DeadLetterSubscriber || dl.Topic != task.Topic || dl.EntryID != strconv.FormatInt(poison, 10) ||
+		dl.EventID != ev.EventID.String() || !strings.Contains(dl.Reason, "message too large") ||
+		string(dl.Message) != string(payload) || dl.FailedAt.IsZero() {
+		t.Errorf("dead letter %+v", dl)
+	}
+	if v := counter(t, reg, "taskflow_outbox_dead_lettered_total"); v != 1 {
+		t.Errorf("taskflow_outbox_dead_lettered_total = %v, want 1", v)
+	}
+
+	// Nothing holds the relay back now.
+	third := writeHistory(t, store, 1)
+	eventually(t, "a later task to be published", func() bool {
+		for _, ev := range pub.events() {
+			if ev.TaskID == third {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+func counter(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	tb.Fatalf("no counter %s", name)
+	return 0
 }

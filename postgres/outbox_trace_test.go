@@ -50,7 +50,7 @@ func TestOutboxKeepsTheWritersTraceparent(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	lease, ok, err := postgres.NewOutbox(pool).TryLease(ctx)
+	lease, ok, err := postgres.NewOutbox(pool).TryLease(ctx, "test", time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("lease: %v %v", ok, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/taskflow/taskflow/actors"
+	"github.com/taskflow/taskflow/auditor"
 	"github.com/taskflow/taskflow/internal/actorhost"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/internal/tracing"
@@ -68,6 +69,8 @@ func loadConfig(env *platform.Env) (config, error) {
 		Outbox: outbox.Config{
 			BatchSize:    env.Int("OUTBOX_BATCH_SIZE", 500, 1, 10_000),
 			PollInterval: env.Duration("OUTBOX_POLL_INTERVAL", 100*time.Millisecond, time.Millisecond),
+			LeaseTTL:     env.Duration("OUTBOX_LEASE_TTL", 10*time.Second, time.Second),
+			MaxAttempts:  env.Int("OUTBOX_MAX_ATTEMPTS", 10, 1, 1000),
 		},
 	}
 	c.Limits = task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)}
@@ -116,8 +119,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	defer client.Close()
 
 	reg := platform.NewRegistry()
+	// Events the relay gives up on go to the dead-letter topic, where the
+	// auditor files them for the ops view.
 	relay, err := outbox.New(cfg.Outbox, postgres.NewOutbox(pool),
-		outbox.DaprPublisher{Client: client, PubSub: cfg.PubSub, Tracer: tracing.Tracer()}, reg, logger)
+		outbox.DaprPublisher{Client: client, PubSub: cfg.PubSub, Tracer: tracing.Tracer()},
+		auditor.NewDaprDeadLetters(cfg.DaprHTTPPort, cfg.PubSub), reg, logger)
 	if err != nil {
 		return err
 	}

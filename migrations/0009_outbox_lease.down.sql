@@ -1,0 +1,2 @@
+ALTER TABLE outbox DROP COLUMN IF EXISTS attempts;
+DROP TABLE IF EXISTS outbox_lease;
