@@ -35,7 +35,7 @@ type Config struct {
 	QueueBound        int           // queued notifications per stream before they collapse into one resync (256)
 	WriteTimeout      time.Duration // a write slower than this drops the stream (10s)
 	RetryHint         time.Duration // the SSE retry: sent on connect (3s)
-	ReplayMargin      time.Duration // replay also this much before the last event seen: instances may order events differently (10s)
+	ReplayMargin      time.Duration // replay also what was stored this long before the last event seen: an instance may lag behind the one that stored an event first (10s)
 	ReplayLimit       int           // more events than this to replay means resync (200)
 	Retention         time.Duration // how long stored notifications can be replayed (24h)
 }
