@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taskflow/taskflow/auditor"
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/subscribe"
 	"github.com/taskflow/taskflow/postgres"
@@ -83,10 +84,27 @@ func (fakeVerifier) Verify(_ context.Context, raw string) (auth.Claims, error) {
 	return auth.Claims{UserID: raw, ExpiresAt: time.Now().Add(ttl)}, nil
 }
 
+// deadLetters records what is dead-lettered; fail makes it refuse.
+type deadLetters struct {
+	mu   sync.Mutex
+	got  []auditor.DeadLetter
+	fail bool
+}
+
+func (d *deadLetters) DeadLetter(_ context.Context, dl auditor.DeadLetter) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail {
+		return errors.New("publish to task-events-dlq: 500 Internal Server Error")
+	}
+	d.got = append(d.got, dl)
+	return nil
+}
+
 func newNotifier(t testing.TB, cfg Config) (*Notifier, *memStore) {
 	t.Helper()
 	store := &memStore{}
-	n, err := New(cfg, store, fakeVerifier{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	n, err := New(cfg, store, fakeVerifier{}, &deadLetters{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

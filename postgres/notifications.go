@@ -32,8 +32,14 @@ type Notifications struct {
 // NewNotifications returns a Notifications on pool.
 func NewNotifications(pool *pgxpool.Pool) *Notifications { return &Notifications{pool: pool} }
 
+// ErrNotificationsRejected marks a batch PostgreSQL refused for its data
+// (a data exception or an integrity violation, class 22 or 23, or a row
+// too large): storing the same batch again cannot succeed, and some
+// notification of it is at fault. Any other error may pass.
+var ErrNotificationsRejected = errors.New("notifications rejected")
+
 // Save stores a batch; events already stored (by another instance, or a
-// redelivery) are left as they are.
+// redelivery) are left as they are. See ErrNotificationsRejected.
 func (n *Notifications) Save(ctx context.Context, batch []Notification) error {
 	if len(batch) == 0 {
 		return nil
@@ -50,6 +56,9 @@ func (n *Notifications) Save(ctx context.Context, batch []Notification) error {
 	_, err := n.pool.Exec(ctx, `INSERT INTO notifications (event_id, user_id, event_type, task_id, occurred_at, data)
 		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::json[])
 		ON CONFLICT (event_id) DO NOTHING`, ids, users, types, tasks, occurred, data)
+	if err != nil && rejected(err) {
+		return fmt.Errorf("%w: %w", ErrNotificationsRejected, err)
+	}
 	if err != nil {
 		return fmt.Errorf("save notifications: %w", err)
 	}
