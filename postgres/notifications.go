@@ -86,31 +86,38 @@ var ErrUnknownEvent = errors.New("event not stored")
 // merged in by their receive time. An event in both is taken from the
 // notifier's store. last itself may be an event of either.
 func (n *Notifications) After(ctx context.Context, userID string, last uuid.UUID, margin time.Duration, limit int) ([]Notification, error) {
-	var seq pgtype.Int8 // NULL when last is only in the audit log
-	var storedAt time.Time
-	err := n.pool.QueryRow(ctx, `SELECT seq, received_at FROM notifications WHERE event_id = $1 AND user_id = $2
-		UNION ALL SELECT NULL, received_at FROM task_events WHERE event_id = $1 AND user_id = $2
-		ORDER BY seq NULLS LAST LIMIT 1`, pgUUID(last), userID).Scan(&seq, &storedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrUnknownEvent
-	}
+	var stored, audited []Notification
+	// One snapshot for the three reads: an event stored meanwhile is in
+	// both stores or in neither.
+	err := pgx.BeginTxFunc(ctx, n.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var seq pgtype.Int8 // NULL when last is only in the audit log
+		var storedAt time.Time
+		err := tx.QueryRow(ctx, `SELECT seq, received_at FROM notifications WHERE event_id = $1 AND user_id = $2
+			UNION ALL SELECT NULL, received_at FROM task_events WHERE event_id = $1 AND user_id = $2
+			ORDER BY seq NULLS LAST LIMIT 1`, pgUUID(last), userID).Scan(&seq, &storedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrUnknownEvent
+		}
+		if err != nil {
+			return fmt.Errorf("find event %s: %w", last, err)
+		}
+		since := storedAt.Add(-margin)
+		// seq > NULL is never true: then the margin alone decides.
+		if stored, err = collectNotifications(ctx, tx, `SELECT event_id, user_id, event_type, task_id, occurred_at, received_at, data::text
+			FROM notifications WHERE user_id = $1 AND (seq > $2 OR received_at >= $3) AND event_id <> $4
+			ORDER BY seq LIMIT $5`, userID, seq, since, pgUUID(last), limit+1); err != nil {
+			return fmt.Errorf("replay after %s: %w", last, err)
+		}
+		if audited, err = collectNotifications(ctx, tx, `SELECT e.event_id, e.user_id, e.event_type, e.task_id, e.occurred_at, e.received_at, e.payload::text
+			FROM task_events e WHERE e.user_id = $1 AND e.received_at >= $2 AND e.event_id <> $3
+				AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.event_id)
+			ORDER BY e.received_at, e.event_id LIMIT $4`, userID, since, pgUUID(last), limit+1); err != nil {
+			return fmt.Errorf("replay after %s from the audit log: %w", last, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("find event %s: %w", last, err)
-	}
-	since := storedAt.Add(-margin)
-	// seq > NULL is never true: then the margin alone decides.
-	stored, err := n.query(ctx, `SELECT event_id, user_id, event_type, task_id, occurred_at, received_at, data::text
-		FROM notifications WHERE user_id = $1 AND (seq > $2 OR received_at >= $3) AND event_id <> $4
-		ORDER BY seq LIMIT $5`, userID, seq, since, pgUUID(last), limit+1)
-	if err != nil {
-		return nil, fmt.Errorf("replay after %s: %w", last, err)
-	}
-	audited, err := n.query(ctx, `SELECT e.event_id, e.user_id, e.event_type, e.task_id, e.occurred_at, e.received_at, e.payload::text
-		FROM task_events e WHERE e.user_id = $1 AND e.received_at >= $2 AND e.event_id <> $3
-			AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.event_id)
-		ORDER BY e.received_at, e.event_id LIMIT $4`, userID, since, pgUUID(last), limit+1)
-	if err != nil {
-		return nil, fmt.Errorf("replay after %s from the audit log: %w", last, err)
+		return nil, err
 	}
 	// Merge: the store's order, with each audited event before the first
 	// stored one received after it.
@@ -125,8 +132,8 @@ func (n *Notifications) After(ctx context.Context, userID string, last uuid.UUID
 	return out, nil
 }
 
-func (n *Notifications) query(ctx context.Context, sql string, args ...any) ([]Notification, error) {
-	rows, err := n.pool.Query(ctx, sql, args...)
+func collectNotifications(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]Notification, error) {
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
