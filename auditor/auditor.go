@@ -112,7 +112,7 @@ func (a *Auditor) Handle(ctx context.Context, msgs []subscribe.Message) []subscr
 	d := &delivery{statuses: make([]subscribe.Status, len(msgs)), done: make(chan struct{})}
 	received := a.now()
 	for i, msg := range msgs {
-		if reason := invalid(msg); reason != "" {
+		if reason := Invalid(msg); reason != "" {
 			a.m.received.WithLabelValues("invalid").Inc() // no label per garbage type
 			d.statuses[i] = a.deadLetter(msg.Context(ctx), newDeadLetter(reason, msg.CloudEvent, msg.EntryID, a.now()))
 			continue
@@ -158,8 +158,9 @@ func (a *Auditor) Handle(ctx context.Context, msgs []subscribe.Message) []subscr
 	}
 }
 
-// invalid says why a delivered event can never be an audit record.
-func invalid(msg subscribe.Message) string {
+// Invalid says why a delivered event can never be an audit record (nor a
+// notification), or "" when it has what every task event has.
+func Invalid(msg subscribe.Message) string {
 	ev := msg.Event
 	var missing []string
 	if ev.EventID == uuid.Nil {

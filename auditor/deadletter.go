@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/task"
@@ -34,25 +35,42 @@ type DeadLetter struct {
 }
 
 func newDeadLetter(reason string, raw []byte, entryID string, at time.Time) DeadLetter {
-	dl := DeadLetter{Reason: reason, Subscriber: "auditor", Topic: task.Topic, EntryID: entryID, FailedAt: at.UTC()}
+	return NewDeadLetter("auditor", reason, raw, entryID, at)
+}
+
+// NewDeadLetter is the dead letter of a task-events message that
+// subscriber (an app id) can never take: raw is the message as delivered
+// (the CloudEvent), entryID its bulk entry id, if any.
+func NewDeadLetter(subscriber, reason string, raw []byte, entryID string, at time.Time) DeadLetter {
+	dl := DeadLetter{Reason: reason, Subscriber: subscriber, Topic: task.Topic, EntryID: entryID, FailedAt: at.UTC()}
 	var probe struct {
 		ID   string `json:"id"`
 		Data struct {
 			EventID string `json:"event_id"`
 		} `json:"data"`
 	}
-	if json.Valid(raw) {
-		dl.Message = raw
-		if json.Unmarshal(raw, &probe) == nil {
-			dl.EventID = probe.Data.EventID
-			if dl.EventID == "" {
-				dl.EventID = probe.ID
-			}
+	valid := json.Valid(raw)
+	if valid && json.Unmarshal(raw, &probe) == nil {
+		dl.EventID = probe.Data.EventID
+		if dl.EventID == "" {
+			dl.EventID = probe.ID
 		}
+	}
+	if valid && storableJSON(raw) {
+		dl.Message = raw
 	} else {
 		dl.MessageBase64 = base64.StdEncoding.EncodeToString(raw)
 	}
 	return dl
+}
+
+// storableJSON: PostgreSQL's jsonb (the dead_letters table) can hold the
+// JSON raw. It cannot hold text that is not UTF-8, nor a \u0000 escape,
+// and those are often why a message is dead-lettered: such a message goes
+// in base64, or the dead letter would be refused in its turn. (A \u0000
+// that is really an escaped backslash also goes in base64: no harm.)
+func storableJSON(raw []byte) bool {
+	return utf8.Valid(raw) && !bytes.Contains(raw, []byte(`\u0000`))
 }
 
 // DaprDeadLetters publishes dead letters through the sidecar's HTTP API

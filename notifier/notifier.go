@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taskflow/taskflow/auditor"
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/subscribe"
 	"github.com/taskflow/taskflow/postgres"
@@ -35,7 +36,7 @@ type Config struct {
 	QueueBound        int           // queued notifications per stream before they collapse into one resync (256)
 	WriteTimeout      time.Duration // a write slower than this drops the stream (10s)
 	RetryHint         time.Duration // the SSE retry: sent on connect (3s)
-	ReplayMargin      time.Duration // replay also this much before the last event seen: instances may order events differently (10s)
+	ReplayMargin      time.Duration // replay also what was stored this long before the last event seen: an instance may lag behind the one that stored an event first (10s)
 	ReplayLimit       int           // more events than this to replay means resync (200)
 	Retention         time.Duration // how long stored notifications can be replayed (24h)
 }
@@ -73,6 +74,12 @@ type Store interface {
 	Purge(ctx context.Context, before time.Time) (int64, error)
 }
 
+// DeadLetterer sends a message that can never be stored to the
+// dead-letter topic (auditor.DaprDeadLetters).
+type DeadLetterer interface {
+	DeadLetter(ctx context.Context, dl auditor.DeadLetter) error
+}
+
 // Verifier checks tokens.
 type Verifier interface {
 	Verify(ctx context.Context, raw string) (auth.Claims, error)
@@ -85,6 +92,7 @@ type Notifier struct {
 	cfg      Config
 	store    Store
 	verifier Verifier
+	dlq      DeadLetterer
 	log      *slog.Logger
 	m        metrics
 
@@ -103,14 +111,17 @@ type metrics struct {
 	dropped   *prometheus.CounterVec
 	replayed  prometheus.Counter
 	rejected  *prometheus.CounterVec
+	// deadLettered counts events that can never be stored, by result.
+	deadLettered *prometheus.CounterVec
 }
 
 // New returns a Notifier; its metrics are registered on reg.
-func New(cfg Config, store Store, verifier Verifier, reg prometheus.Registerer, logger *slog.Logger) (*Notifier, error) {
+func New(cfg Config, store Store, verifier Verifier, dlq DeadLetterer, reg prometheus.Registerer, logger *slog.Logger) (*Notifier, error) {
 	n := &Notifier{
 		cfg:      cfg.withDefaults(),
 		store:    store,
 		verifier: verifier,
+		dlq:      dlq,
 		log:      logger.With("component", "notifier"),
 		users:    map[string]map[*stream]struct{}{},
 		shutdown: make(chan struct{}),
@@ -130,9 +141,11 @@ func New(cfg Config, store Store, verifier Verifier, reg prometheus.Registerer, 
 				Help: "Notifications replayed to reconnecting streams."}),
 			rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taskflow_notifier_rejected_total",
 				Help: "Stream requests refused, by reason."}, []string{"reason"}),
+			deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "taskflow_notifier_dead_letters_total",
+				Help: "Events that can never be stored, sent to the dead-letter topic (sent), or dropped when it could not take them (dropped)."}, []string{"result"}),
 		},
 	}
-	for _, c := range []prometheus.Collector{n.m.lag, n.m.received, n.m.streams, n.m.delivered, n.m.dropped, n.m.replayed, n.m.rejected} {
+	for _, c := range []prometheus.Collector{n.m.lag, n.m.received, n.m.streams, n.m.delivered, n.m.dropped, n.m.replayed, n.m.rejected, n.m.deadLettered} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -141,25 +154,32 @@ func New(cfg Config, store Store, verifier Verifier, reg prometheus.Registerer, 
 }
 
 // Handle takes a batch of events from the topic: it stores them, then
-// queues each on its user's streams. If they cannot be stored, nothing is
-// fanned out and Dapr redelivers the batch.
+// queues each stored one on its user's streams, in order. An event that
+// can never be stored (not a task event, or data PostgreSQL refuses: the
+// batch is split until that event is alone) is dead-lettered and answered
+// SUCCESS, or DROP if the dead-letter topic cannot take it either; it is
+// never retried, which would stop its partition for every notifier. Events
+// that could not be stored for any other reason (the database is down)
+// are answered RETRY and nothing of them is fanned out.
 func (n *Notifier) Handle(ctx context.Context, msgs []subscribe.Message) []subscribe.Status {
-	batch := make([]postgres.Notification, len(msgs))
-	for i, m := range msgs {
-		batch[i] = postgres.Notification{EventID: m.Event.EventID, UserID: m.Event.UserID, Type: string(m.Event.EventType),
-			TaskID: m.Event.TaskID, OccurredAt: m.Event.OccurredAt, Data: m.Data}
-	}
 	statuses := make([]subscribe.Status, len(msgs))
-	if err := n.store.Save(ctx, batch); err != nil {
-		n.log.WarnContext(ctx, "storing notifications failed; the batch will be redelivered", subscribe.Refs(msgs), "error", err)
-		for i := range statuses {
-			statuses[i] = subscribe.Retry
+	batch := make([]pending, 0, len(msgs))
+	for i, m := range msgs {
+		if reason := auditor.Invalid(m); reason != "" {
+			statuses[i] = n.deadLetter(m.Context(ctx), m, reason)
+			continue
 		}
-		return statuses
+		batch = append(batch, pending{i: i, nt: postgres.Notification{EventID: m.Event.EventID, UserID: m.Event.UserID,
+			Type: string(m.Event.EventType), TaskID: m.Event.TaskID, OccurredAt: m.Event.OccurredAt, Data: m.Data}})
 	}
+	n.save(ctx, msgs, batch, statuses)
 	now := time.Now()
 	n.mu.Lock()
-	for i, nt := range batch {
+	for _, p := range batch {
+		if !p.stored {
+			continue // dead-lettered, dropped or to be redelivered
+		}
+		nt := p.nt
 		n.m.received.WithLabelValues(nt.Type).Inc()
 		n.m.lag.Observe(now.Sub(nt.OccurredAt).Seconds())
 		for s := range n.users[nt.UserID] {
@@ -167,10 +187,74 @@ func (n *Notifier) Handle(ctx context.Context, msgs []subscribe.Message) []subsc
 				n.m.dropped.WithLabelValues("backlog").Inc()
 			}
 		}
-		statuses[i] = subscribe.Success
 	}
 	n.mu.Unlock()
 	return statuses
+}
+
+// pending is a notification to store and the index of its message.
+type pending struct {
+	i      int
+	nt     postgres.Notification
+	stored bool
+}
+
+// save stores batch and sets each one's status: SUCCESS once stored; a
+// batch PostgreSQL refuses is split until the notifications at fault are
+// alone, and those are dead-lettered.
+func (n *Notifier) save(ctx context.Context, msgs []subscribe.Message, batch []pending, statuses []subscribe.Status) {
+	if len(batch) == 0 {
+		return
+	}
+	notes := make([]postgres.Notification, len(batch))
+	for i, p := range batch {
+		notes[i] = p.nt
+	}
+	err := n.store.Save(ctx, notes)
+	switch {
+	case err == nil:
+		for i := range batch {
+			batch[i].stored = true
+			statuses[batch[i].i] = subscribe.Success
+		}
+	case errors.Is(err, postgres.ErrNotificationsRejected) && len(batch) > 1:
+		n.log.WarnContext(ctx, "notifications refused; splitting the batch to find the events at fault",
+			"events", len(batch), "error", err)
+		half := len(batch) / 2
+		n.save(ctx, msgs, batch[:half], statuses)
+		n.save(ctx, msgs, batch[half:], statuses)
+	case errors.Is(err, postgres.ErrNotificationsRejected):
+		m := msgs[batch[0].i]
+		statuses[batch[0].i] = n.deadLetter(m.Context(ctx), m, "refused by the notifications store: "+err.Error())
+	default:
+		refs := make([]subscribe.Message, len(batch))
+		for i, p := range batch {
+			refs[i] = msgs[p.i]
+			statuses[p.i] = subscribe.Retry
+		}
+		n.log.WarnContext(ctx, "storing notifications failed; they will be redelivered", subscribe.Refs(refs), "error", err)
+	}
+}
+
+// deadLetter publishes m to the dead-letter topic and answers SUCCESS, or
+// DROP if it cannot: the event can never be stored, and retrying it would
+// hold up its partition for as long as the dead-letter topic is out of
+// reach. The auditor, which reads the same topic, dead-letters what it
+// cannot store too. ctx is the message's (subscribe.Message.Context).
+func (n *Notifier) deadLetter(ctx context.Context, m subscribe.Message, reason string) subscribe.Status {
+	dl := auditor.NewDeadLetter("notifier", reason, m.CloudEvent, m.EntryID, time.Now())
+	if dl.EventID == "" && m.Event.EventID != uuid.Nil {
+		dl.EventID = m.Event.EventID.String()
+	}
+	if err := n.dlq.DeadLetter(ctx, dl); err != nil {
+		n.m.deadLettered.WithLabelValues("dropped").Inc()
+		n.log.ErrorContext(ctx, "cannot dead-letter a message that can never be stored; dropping it",
+			"reason", reason, "event_id", dl.EventID, "entry_id", dl.EntryID, "error", err)
+		return subscribe.Drop
+	}
+	n.m.deadLettered.WithLabelValues("sent").Inc()
+	n.log.WarnContext(ctx, "dead-lettered a message that can never be stored", "reason", reason, "event_id", dl.EventID, "entry_id", dl.EntryID)
+	return subscribe.Success
 }
 
 // ErrTooManyStreams: the user already has the maximum of open streams.

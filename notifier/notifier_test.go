@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taskflow/taskflow/auditor"
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/subscribe"
 	"github.com/taskflow/taskflow/postgres"
@@ -64,20 +65,46 @@ func (m *memStore) After(_ context.Context, user string, last uuid.UUID, _ time.
 
 func (m *memStore) Purge(context.Context, time.Time) (int64, error) { return 0, nil }
 
-// tokens are user ids; "bad" is refused.
+// tokens are user ids, valid for an hour or, as "user~2s", for the
+// duration after the tilde; "bad" is refused.
 type fakeVerifier struct{}
 
 func (fakeVerifier) Verify(_ context.Context, raw string) (auth.Claims, error) {
 	if raw == "bad" {
 		return auth.Claims{}, fmt.Errorf("%w: token expired", auth.ErrInvalidToken)
 	}
-	return auth.Claims{UserID: raw, ExpiresAt: time.Now().Add(time.Hour)}, nil
+	ttl := time.Hour
+	if user, d, ok := strings.Cut(raw, "~"); ok {
+		var err error
+		if ttl, err = time.ParseDuration(d); err != nil {
+			return auth.Claims{}, fmt.Errorf("%w: %w", auth.ErrInvalidToken, err)
+		}
+		raw = user
+	}
+	return auth.Claims{UserID: raw, ExpiresAt: time.Now().Add(ttl)}, nil
+}
+
+// deadLetters records what is dead-lettered; fail makes it refuse.
+type deadLetters struct {
+	mu   sync.Mutex
+	got  []auditor.DeadLetter
+	fail bool
+}
+
+func (d *deadLetters) DeadLetter(_ context.Context, dl auditor.DeadLetter) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail {
+		return errors.New("publish to task-events-dlq: 500 Internal Server Error")
+	}
+	d.got = append(d.got, dl)
+	return nil
 }
 
 func newNotifier(t testing.TB, cfg Config) (*Notifier, *memStore) {
 	t.Helper()
 	store := &memStore{}
-	n, err := New(cfg, store, fakeVerifier{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	n, err := New(cfg, store, fakeVerifier{}, &deadLetters{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,8 +437,12 @@ func TestHeartbeatRateAndBacklog(t *testing.T) {
 			t.Fatalf("%d of the burst delivered after %v", got, time.Since(start))
 		}
 		// A backlog beyond the bound collapses into one resync, never silently lost.
+		// 70 overflow the bound of 50 exactly once, whatever the stream sends
+		// meanwhile (time stands still during Handle: at most a burst of 10);
+		// a flood that could overflow it twice may see two resyncs, if the
+		// stream took the first between the overflows.
 		var flood []subscribe.Message
-		for i := range 120 {
+		for i := range 70 {
 			flood = append(flood, msg("jo", task.EventUpdated, fmt.Sprint(i)))
 		}
 		n.Handle(context.Background(), flood)
@@ -420,7 +451,7 @@ func TestHeartbeatRateAndBacklog(t *testing.T) {
 		if got := rec.count("event: resync"); got != 1 {
 			t.Fatalf("%d resyncs, want 1", got)
 		}
-		if got := rec.count("id: "); got >= 40+120 {
+		if got := rec.count("id: "); got >= 40+70 {
 			t.Fatalf("all %d flood events delivered despite the bound", got)
 		}
 		cancel()
@@ -492,6 +523,71 @@ func TestStreamOverHTTP1AndHTTP2(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					t.Fatal("the stream outlived its client")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// A stream ends when its token expires: a final "reauth" event tells the
+// client to come back with a token that is still valid.
+func TestStreamEndsWhenTheTokenExpires(t *testing.T) {
+	t.Parallel()
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			n, _ := newNotifier(t, Config{})
+			srv := httptest.NewUnstartedServer(n)
+			var protocols http.Protocols
+			protocols.SetHTTP1(true)
+			protocols.SetUnencryptedHTTP2(true)
+			srv.Config.Protocols = &protocols
+			srv.Start()
+			t.Cleanup(srv.Close)
+			if proto == "HTTP/2.0" {
+				tr := &http.Transport{}
+				tr.Protocols = new(http.Protocols)
+				tr.Protocols.SetUnencryptedHTTP2(true)
+				srv.Client().Transport = tr
+			}
+			opened := time.Now()
+			c, resp := connect(t, srv, "kim~2s")
+			if c == nil || resp.Proto != proto {
+				t.Fatalf("stream: %d %s", resp.StatusCode, resp.Proto)
+			}
+			c.next(t) // the retry hint
+			// Events keep coming while the token is valid.
+			m := msg("kim", task.EventCreated, "in time")
+			n.Handle(context.Background(), []subscribe.Message{m})
+			if ev := c.next(t); ev.id != m.Event.EventID.String() {
+				t.Fatalf("got %+v", ev)
+			}
+			ev := c.next(t)
+			if ev.event != "reauth" || !strings.Contains(ev.data, `"reason":"token_expired"`) {
+				t.Fatalf("got %+v, want a reauth event", ev)
+			}
+			if since := time.Since(opened); since < 1500*time.Millisecond {
+				t.Fatalf("reauth after %s, before the token expired", since)
+			}
+			select {
+			case ev, ok := <-c.events:
+				if ok {
+					t.Fatalf("after reauth: %+v, want the end of the stream", ev)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the stream stayed open after reauth")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				n.mu.Lock()
+				open := len(n.users["kim"])
+				n.mu.Unlock()
+				if open == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the stream is still registered")
 				}
 				time.Sleep(10 * time.Millisecond)
 			}

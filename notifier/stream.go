@@ -30,8 +30,9 @@ const seenLimit = 1024
 // stream is one open SSE connection. The hub pushes into its queue under
 // the Notifier's lock; only the stream's own goroutine writes to the wire.
 type stream struct {
-	user string
-	wake chan struct{} // capacity 1: "the queue changed"
+	user    string
+	expires time.Time     // the token's exp: the stream ends then (zero: never)
+	wake    chan struct{} // capacity 1: "the queue changed"
 
 	mu     sync.Mutex
 	queue  []postgres.Notification
@@ -155,6 +156,7 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		last = &id
 	}
 	s := newStream(claims.UserID, n.cfg.QueueBound)
+	s.expires = claims.ExpiresAt
 	switch err := n.register(s); {
 	case errors.Is(err, ErrTooManyStreams):
 		n.m.rejected.WithLabelValues("limit").Inc()
@@ -300,8 +302,13 @@ func (n *Notifier) replay(ctx context.Context, s *stream, last uuid.UUID) {
 	}
 }
 
+// reauth is the last event of a stream whose token expired.
+const reauth = "event: reauth\ndata: {\"reason\":\"token_expired\"}\n\n"
+
 // serve writes the stream until the client goes, the notifier shuts down,
-// or a write fails (a client too slow to take it is dropped).
+// the token expires (a final "reauth" event: the client reconnects with a
+// fresh token, resuming after the last event it got), or a write fails (a
+// client too slow to take it is dropped).
 func (n *Notifier) serve(ctx context.Context, s *stream, write func(...string) error) {
 	lim := rate.NewLimiter(rate.Limit(n.cfg.Rate), max(1, int(n.cfg.Rate)))
 	heartbeat := time.NewTicker(n.cfg.Heartbeat)
@@ -309,9 +316,16 @@ func (n *Notifier) serve(ctx context.Context, s *stream, write func(...string) e
 	throttle := time.NewTimer(0)
 	defer throttle.Stop()
 	<-throttle.C
+	var expired <-chan time.Time
+	if !s.expires.IsZero() {
+		t := time.NewTimer(time.Until(s.expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	for {
-		// Send what is queued, as fast as the rate allows.
-		for {
+		// Send what is queued, as fast as the rate allows, while the token
+		// is valid.
+		for s.expires.IsZero() || time.Now().Before(s.expires) {
 			r := lim.Reserve()
 			if d := r.Delay(); d > 0 {
 				r.Cancel()
@@ -348,6 +362,10 @@ func (n *Notifier) serve(ctx context.Context, s *stream, write func(...string) e
 			// Reconnect at once: another instance takes the stream, and
 			// Last-Event-ID resumes it there.
 			_ = write("event: shutdown\ndata: {\"reconnect\":true}\nretry: 250\n\n")
+			return
+		case <-expired:
+			_ = write(reauth)
+			n.m.delivered.WithLabelValues("reauth").Inc()
 			return
 		case <-heartbeat.C:
 			if err := write(": heartbeat\n\n"); err != nil {

@@ -32,8 +32,14 @@ type Notifications struct {
 // NewNotifications returns a Notifications on pool.
 func NewNotifications(pool *pgxpool.Pool) *Notifications { return &Notifications{pool: pool} }
 
+// ErrNotificationsRejected marks a batch PostgreSQL refused for its data
+// (a data exception or an integrity violation, class 22 or 23, or a row
+// too large): storing the same batch again cannot succeed, and some
+// notification of it is at fault. Any other error may pass.
+var ErrNotificationsRejected = errors.New("notifications rejected")
+
 // Save stores a batch; events already stored (by another instance, or a
-// redelivery) are left as they are.
+// redelivery) are left as they are. See ErrNotificationsRejected.
 func (n *Notifications) Save(ctx context.Context, batch []Notification) error {
 	if len(batch) == 0 {
 		return nil
@@ -50,6 +56,9 @@ func (n *Notifications) Save(ctx context.Context, batch []Notification) error {
 	_, err := n.pool.Exec(ctx, `INSERT INTO notifications (event_id, user_id, event_type, task_id, occurred_at, data)
 		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::json[])
 		ON CONFLICT (event_id) DO NOTHING`, ids, users, types, tasks, occurred, data)
+	if err != nil && rejected(err) {
+		return fmt.Errorf("%w: %w", ErrNotificationsRejected, err)
+	}
 	if err != nil {
 		return fmt.Errorf("save notifications: %w", err)
 	}
@@ -59,36 +68,76 @@ func (n *Notifications) Save(ctx context.Context, batch []Notification) error {
 // ErrUnknownEvent: the event to resume after is not (or no longer) stored.
 var ErrUnknownEvent = errors.New("event not stored")
 
-// After returns userID's events that occurred since the one with id last
-// (less margin: the relay and the notifier instances may see events of
-// different tasks in different orders), oldest first, at most limit+1 so
-// that a caller can tell there were more. It reads the notifier's store
-// and the audit log (task_events), which also holds events published while
-// no notifier was running; an event in both is returned once. The event
-// last itself is left out.
+// After returns what userID may have missed after the event with id
+// last, at most limit+1 events so that a caller can tell there were more;
+// the event last itself is left out.
+//
+// The anchor is the store's own order, never the producer's occurred_at
+// (an event held up on its partition is stored late): every event stored
+// after last (seq > seq(last)), in the order stored, and also those stored
+// up to margin before it, because a stream does not receive events in
+// exactly that order: each instance pushes an event when it has handled
+// it, and one may lag on a partition behind the instance that stored it
+// first (repeats are for the client to drop, by id).
+//
+// The audit log (task_events) also has the events no notifier stored
+// (none was running; a new instance starts at the topic's newest offset):
+// those the auditor received since margin before last was stored are
+// merged in by their receive time. An event in both is taken from the
+// notifier's store. last itself may be an event of either.
 func (n *Notifications) After(ctx context.Context, userID string, last uuid.UUID, margin time.Duration, limit int) ([]Notification, error) {
-	var since time.Time
-	err := n.pool.QueryRow(ctx, `SELECT occurred_at FROM notifications WHERE event_id = $1 AND user_id = $2
-		UNION ALL SELECT occurred_at FROM task_events WHERE event_id = $1 AND user_id = $2 LIMIT 1`, pgUUID(last), userID).Scan(&since)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrUnknownEvent
-	}
+	var stored, audited []Notification
+	// One snapshot for the three reads: an event stored meanwhile is in
+	// both stores or in neither.
+	err := pgx.BeginTxFunc(ctx, n.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var seq pgtype.Int8 // NULL when last is only in the audit log
+		var storedAt time.Time
+		err := tx.QueryRow(ctx, `SELECT seq, received_at FROM notifications WHERE event_id = $1 AND user_id = $2
+			UNION ALL SELECT NULL, received_at FROM task_events WHERE event_id = $1 AND user_id = $2
+			ORDER BY seq NULLS LAST LIMIT 1`, pgUUID(last), userID).Scan(&seq, &storedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrUnknownEvent
+		}
+		if err != nil {
+			return fmt.Errorf("find event %s: %w", last, err)
+		}
+		since := storedAt.Add(-margin)
+		// seq > NULL is never true: then the margin alone decides.
+		if stored, err = collectNotifications(ctx, tx, `SELECT event_id, user_id, event_type, task_id, occurred_at, received_at, data::text
+			FROM notifications WHERE user_id = $1 AND (seq > $2 OR received_at >= $3) AND event_id <> $4
+			ORDER BY seq LIMIT $5`, userID, seq, since, pgUUID(last), limit+1); err != nil {
+			return fmt.Errorf("replay after %s: %w", last, err)
+		}
+		if audited, err = collectNotifications(ctx, tx, `SELECT e.event_id, e.user_id, e.event_type, e.task_id, e.occurred_at, e.received_at, e.payload::text
+			FROM task_events e WHERE e.user_id = $1 AND e.received_at >= $2 AND e.event_id <> $3
+				AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.event_id = e.event_id)
+			ORDER BY e.received_at, e.event_id LIMIT $4`, userID, since, pgUUID(last), limit+1); err != nil {
+			return fmt.Errorf("replay after %s from the audit log: %w", last, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("find event %s: %w", last, err)
+		return nil, err
 	}
-	rows, err := n.pool.Query(ctx, `SELECT event_id, user_id, event_type, task_id, occurred_at, received_at, data FROM (
-			SELECT DISTINCT ON (event_id) event_id, user_id, event_type, task_id, occurred_at, received_at, data FROM (
-				SELECT event_id, user_id, event_type, task_id, occurred_at, received_at, data::text AS data, 0 AS src
-				FROM notifications WHERE user_id = $1 AND occurred_at >= $2
-				UNION ALL
-				SELECT event_id, user_id, event_type, task_id, occurred_at, received_at, payload::text, 1
-				FROM task_events WHERE user_id = $1 AND occurred_at >= $2
-			) both_stores WHERE event_id <> $3 ORDER BY event_id, src
-		) events ORDER BY occurred_at, event_id LIMIT $4`, userID, since.Add(-margin), pgUUID(last), limit+1)
+	// Merge: the store's order, with each audited event before the first
+	// stored one received after it.
+	out := make([]Notification, 0, min(len(stored)+len(audited), limit+1))
+	for len(out) <= limit && (len(stored) > 0 || len(audited) > 0) {
+		if len(audited) > 0 && (len(stored) == 0 || audited[0].ReceivedAt.Before(stored[0].ReceivedAt)) {
+			out, audited = append(out, audited[0]), audited[1:]
+		} else {
+			out, stored = append(out, stored[0]), stored[1:]
+		}
+	}
+	return out, nil
+}
+
+func collectNotifications(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]Notification, error) {
+	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("replay after %s: %w", last, err)
+		return nil, err
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notification, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notification, error) {
 		var nt Notification
 		var id, taskID pgtype.UUID
 		var data string
@@ -96,10 +145,6 @@ func (n *Notifications) After(ctx context.Context, userID string, last uuid.UUID
 		nt.EventID, nt.TaskID, nt.Data = id.Bytes, taskID.Bytes, []byte(data)
 		return nt, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("replay after %s: %w", last, err)
-	}
-	return out, nil
 }
 
 // Purge deletes notifications received before before, in batches.

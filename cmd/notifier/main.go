@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/taskflow/taskflow/auditor"
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/platform"
 	"github.com/taskflow/taskflow/internal/subscribe"
@@ -73,7 +74,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer pool.Close()
 	reg := platform.NewRegistry()
-	n, err := notifier.New(cfg.Notifier, postgres.NewNotifications(pool), verifier, reg, logger)
+	// Messages that can never be stored go to the dead-letter topic, as the
+	// auditor's do, through the component the notifier has.
+	dlq := auditor.NewDaprDeadLetters(cfg.DaprHTTPPort, cfg.PubSub)
+	n, err := notifier.New(cfg.Notifier, postgres.NewNotifications(pool), verifier, dlq, reg, logger)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,18 @@ export function tokenUser(t: string): string {
   }
 }
 
+// tokenExpired reads the token's exp: true once it has passed (or when
+// the token cannot be read).
+export function tokenExpired(t: string | null): boolean {
+  try {
+    const part = (t ?? "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const exp = JSON.parse(atob(part)).exp;
+    return typeof exp !== "number" || exp * 1000 <= Date.now();
+  } catch {
+    return true;
+  }
+}
+
 export let config: WebConfig = { notifications_url: "", audit_url: "", dev_sign_in: false };
 
 interface CallOptions {

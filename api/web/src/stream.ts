@@ -1,9 +1,11 @@
 // The live stream: Server-Sent Events read with fetch, so that the token
 // travels in the Authorization header (never in a URL that lands in logs).
 // It reconnects by itself, resuming after the last event seen
-// (Last-Event-ID), and drops the repeats a resume may bring.
+// (Last-Event-ID), and drops the repeats a resume may bring. The server
+// ends a stream when its token expires ("reauth"): it reconnects at once
+// with the current token, or signs out if that has expired too.
 
-import { onUnauthorized, streamURL, token } from "./api";
+import { onUnauthorized, streamURL, token, tokenExpired } from "./api";
 
 export type StreamState = "connecting" | "live" | "reconnecting";
 
@@ -81,6 +83,7 @@ export class Stream {
     let ev: StreamEvent = { id: "", type: "message", data: "" };
     let data: string[] = [];
     let wait = this.retryMs;
+    let reauth = false;
     let stall = setTimeout(() => abort.abort(), this.stallMs);
     try {
       for (;;) {
@@ -98,6 +101,7 @@ export class Stream {
               ev.data = data.join("\n");
               if (ev.id) this.lastId = ev.id;
               if (ev.type === "shutdown") wait = 250;
+              else if (ev.type === "reauth") reauth = true;
               else if (!ev.id || this.remember(ev.id)) this.onEvent(ev);
             }
             ev = { id: "", type: "message", data: "" };
@@ -116,6 +120,13 @@ export class Stream {
       }
     } finally {
       clearTimeout(stall);
+    }
+    if (reauth) {
+      if (tokenExpired(token())) {
+        onUnauthorized();
+        throw new Error("signed out");
+      }
+      return 0;
     }
     return wait;
   }
