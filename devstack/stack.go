@@ -178,13 +178,13 @@ type Stack struct {
 	failed   chan struct{} // closed at the first unexpected exit
 	closedCh chan struct{} // closed once Close has stopped everything
 
-	mu        sync.Mutex // guards the fields below and instance.app/.sidecar
-	closing   bool
-	infra     []*process // kafka, placement, scheduler as started
+	mu      sync.Mutex // guards the fields below and instance.app/.sidecar
+	closing bool
+	infra   []*process // kafka, placement, scheduler as started
 	// infraStarts restarts an infrastructure process by name (RestartInfra).
 	infraStarts map[string]func(context.Context) error
-	failErr   error
-	closeOnce sync.Once
+	failErr     error
+	closeOnce   sync.Once
 }
 
 // instance is one replica of an app: its daprd and its process.

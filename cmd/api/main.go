@@ -55,7 +55,7 @@ func loadConfig(env *platform.Env) (config, error) {
 			// Per user: writes a second sustained, and at once; 0 turns it off.
 			WriteLimit: writeLimit(env.Int("API_WRITE_RATE", int(api.DefaultWriteLimit.Rate), 0, 100_000),
 				env.Int("API_WRITE_BURST", api.DefaultWriteLimit.Burst, 1, 1_000_000)),
-			Limits:      task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)},
+			Limits: task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)},
 			// Where the web app finds the notifier and the auditor: unset
 			// when an Ingress serves them on this origin.
 			Web: api.WebConfig{NotificationsURL: env.String("WEB_NOTIFICATIONS_URL", ""), AuditURL: env.String("WEB_AUDIT_URL", "")},
