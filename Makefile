@@ -24,7 +24,7 @@ GOFLAGS_TEST ?= -race -count=1
 TEST_TIMEOUT ?= 18m
 CMDS := actors api notifier auditor taskflow devkafka loadgen
 
-.PHONY: help run build dapr test test-unit test-k8s lint bench fuzz clean chromium
+.PHONY: help run build dapr test test-unit test-k8s lint bench fuzz chaos clean chromium
 
 help: ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ lint: ## gofmt and go vet.
 bench: dapr build ## Every performance figure in one table, on a stack of its own (about 9 minutes).
 	./bin/loadgen -phases all -clients 32 -duration 20s -gomaxprocs 1
 	$(GO) test -run '^$$' -bench . -benchmem ./task ./actors ./postgres ./recurrence
+
+chaos: dapr ## The long fault run: 10,000 writes while every process is killed -9 in turn (make test runs a short one).
+	TASKFLOW_CHAOS_OPS=$${CHAOS_OPS:-10000} TASKFLOW_FULL_TESTS=1 $(GO) test -race -count=1 -timeout 30m -run '^TestChaos$$' -v ./e2e
 
 fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
 	@for target in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

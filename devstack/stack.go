@@ -912,6 +912,26 @@ func (s *Stack) RestartInfra(ctx context.Context, name string) error {
 	return start(ctx)
 }
 
+// KillSidecar sends SIGKILL to instance 0's daprd alone; StartApp brings it
+// back (and restarts the app on it).
+func (s *Stack) KillSidecar(appID string) error {
+	in, err := s.lookup(appID, 0)
+	if err != nil {
+		return err
+	}
+	in.op.Lock()
+	defer in.op.Unlock()
+	_, sidecar, err := s.procs(in)
+	if err != nil {
+		return err
+	}
+	if sidecar != nil {
+		sidecar.kill()
+	}
+	s.logger.Info("killed sidecar", "app", appID)
+	return nil
+}
+
 func (s *Stack) KillApp(appID string, sidecarToo bool) error {
 	return s.KillInstance(appID, 0, sidecarToo)
 }

