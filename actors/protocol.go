@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/taskflow/taskflow/postgres"
 	"github.com/taskflow/taskflow/task"
 )
 
@@ -200,7 +201,7 @@ func errorReply(err error) *Reply {
 	case errors.Is(err, ErrOperationState):
 		// The message is ours and says why: safe to show.
 		return &Reply{Error: &Error{Code: CodeOperationState, Message: err.Error()}}
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), postgres.IsUnavailable(err):
 		return &Reply{Error: &Error{Code: CodeUnavailable, Message: "a dependency is unavailable; retry"}}
 	default:
 		return &Reply{Error: &Error{Code: CodeInternal, Message: "internal error"}}

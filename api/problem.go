@@ -74,7 +74,7 @@ func toProblem(err error) *Problem {
 			task.FieldError{Field: "id", Message: "is not a recurring series"})
 	case errors.Is(err, postgres.ErrBadCursor):
 		return badParam("cursor", "is not a cursor from this list")
-	case errors.Is(err, actors.ErrUnavailable):
+	case errors.Is(err, actors.ErrUnavailable), postgres.IsUnavailable(err):
 		return problem(fiber.StatusServiceUnavailable, "unavailable", "Service unavailable",
 			"the task service is temporarily unavailable; retry shortly")
 	case errors.As(err, &fe):

@@ -262,6 +262,9 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		}
 		c.Set(fiber.HeaderContentType, "application/problem+json")
 		c.Set(fiber.HeaderCacheControl, "no-store")
+		if p.Status == fiber.StatusServiceUnavailable && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
+			c.Set(fiber.HeaderRetryAfter, "2")
+		}
 		return c.Status(p.Status).JSON(p, "application/problem+json")
 	}
 }

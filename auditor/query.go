@@ -239,8 +239,9 @@ func (h *queryHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		p = badParam("cursor", "is not a cursor this list returned")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return // the client left
-	case errors.Is(err, context.DeadlineExceeded):
-		h.log.WarnContext(r.Context(), "audit query timed out", "path", r.URL.Path, "error", err)
+	case errors.Is(err, context.DeadlineExceeded) || postgres.IsUnavailable(err):
+		h.log.WarnContext(r.Context(), "audit query timed out or the database is unreachable", "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "2")
 		p = &problemError{status: http.StatusServiceUnavailable, slug: "unavailable", title: "Service unavailable",
 			detail: "the audit log did not answer in time; try again"}
 	default:

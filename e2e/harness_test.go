@@ -82,6 +82,10 @@ type env struct {
 // stackOptions adjust a stack before it starts.
 type stackOptions struct {
 	env      map[string]string // for every app and sidecar
+	// dbURL, when set, turns the test database's URL into the one the
+	// stack connects to (a proxy in front of PostgreSQL); the test keeps
+	// the direct one in env.dbURL.
+	dbURL func(string) string
 	appEnv   map[string]map[string]string
 	replicas map[string]int
 }
@@ -89,7 +93,8 @@ type stackOptions struct {
 // startStack starts a stack of the test's own, stopped in t's cleanup.
 func startStack(t testing.TB, o stackOptions) *env {
 	t.Helper()
-	e, cleanup, err := newEnv(t.Name(), pgtest.NewDatabase(t), o)
+	direct := pgtest.NewDatabase(t)
+	e, cleanup, err := newEnv(t.Name(), direct, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +117,12 @@ func newEnv(name, dbURL string, o stackOptions) (*env, func() error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stackURL := dbURL
+	if o.dbURL != nil {
+		stackURL = o.dbURL(dbURL)
+	}
 	stackEnv := map[string]string{
-		"DATABASE_URL":  dbURL,
+		"DATABASE_URL":  stackURL,
 		"KAFKA_BROKERS": "", // always the stack's own development broker
 		"JWT_SECRET":    auth.DevSecret,
 		"LOG_LEVEL":     "info",
