@@ -81,11 +81,11 @@ type env struct {
 
 // stackOptions adjust a stack before it starts.
 type stackOptions struct {
-	env      map[string]string // for every app and sidecar
+	env map[string]string // for every app and sidecar
 	// dbURL, when set, turns the test database's URL into the one the
 	// stack connects to (a proxy in front of PostgreSQL); the test keeps
 	// the direct one in env.dbURL.
-	dbURL func(string) string
+	dbURL    func(string) string
 	appEnv   map[string]map[string]string
 	replicas map[string]int
 }
