@@ -87,6 +87,18 @@ var publicRoutes = []struct{ app, prefix string }{
 // and the auditor's dead letters.
 var kafkaTopics = []string{task.Topic, auditor.DeadLetterTopic}
 
+// kafkaUse is what each app does on Kafka through the pub/sub component it
+// names: the actors' outbox relay publishes every task event; the auditor
+// reads them, publishes the ones it can never write (auditor.DeadLetterTopic)
+// and takes those into its inbox (auditor/inbox.go); the notifier reads the
+// task events. The Kafka user of a component must allow what its scoped apps
+// do, and nothing more.
+var kafkaUse = map[string]struct{ publishes, reads []string }{
+	"actors":   {publishes: []string{task.Topic}},
+	"auditor":  {publishes: []string{auditor.DeadLetterTopic}, reads: []string{task.Topic, auditor.DeadLetterTopic}},
+	"notifier": {reads: []string{task.Topic}},
+}
+
 // k8sOnlyMetadata are Component metadata items that may appear on Kubernetes
 // only (authentication to the cluster's Kafka); envDependentMetadata may differ
 // in value from components/ (local development runs without auth and TLS).
@@ -414,6 +426,66 @@ type kafkaTopic struct {
 		Partitions int            `yaml:"partitions"`
 		Replicas   int            `yaml:"replicas"`
 		Config     map[string]any `yaml:"config"`
+	} `yaml:"spec"`
+}
+
+type kafkaACL struct {
+	Type     string `yaml:"type"`
+	Resource struct {
+		Type        string `yaml:"type"`
+		Name        string `yaml:"name"`
+		PatternType string `yaml:"patternType"`
+	} `yaml:"resource"`
+	Operations []string `yaml:"operations"`
+	Host       string   `yaml:"host"`
+}
+
+// allows reports whether the rule lets its user do op on the resource
+// resType/name.
+func (a kafkaACL) allows(resType, name, op string) bool {
+	if a.Type != "" && a.Type != "allow" || a.Resource.Type != resType {
+		return false
+	}
+	if !slices.Contains(a.Operations, op) && !slices.Contains(a.Operations, "All") {
+		return false
+	}
+	if a.Resource.PatternType == "prefix" {
+		return strings.HasPrefix(name, a.Resource.Name)
+	}
+	return name == a.Resource.Name
+}
+
+type kafkaUser struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Authentication struct {
+			Type string `yaml:"type"`
+		} `yaml:"authentication"`
+		Authorization struct {
+			Type string     `yaml:"type"`
+			ACLs []kafkaACL `yaml:"acls"`
+		} `yaml:"authorization"`
+	} `yaml:"spec"`
+}
+
+type kafkaListener struct {
+	Name           string `yaml:"name"`
+	Port           int    `yaml:"port"`
+	TLS            bool   `yaml:"tls"`
+	Authentication *struct {
+		Type string `yaml:"type"`
+	} `yaml:"authentication"`
+}
+
+type kafkaCluster struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Kafka struct {
+			Listeners     []kafkaListener `yaml:"listeners"`
+			Authorization *struct {
+				Type string `yaml:"type"`
+			} `yaml:"authorization"`
+		} `yaml:"kafka"`
 	} `yaml:"spec"`
 }
 
@@ -865,6 +937,59 @@ func TestBase(t *testing.T) {
 	}
 }
 
+// TestProductionKafkaIsTLSAndSCRAM: in production every pub/sub component
+// reaches Kafka over TLS as a SCRAM-SHA-512 user, the cluster has no listener
+// without both and authorizes with ACLs. (overlays/local may stay plain: its
+// components only have to match its listener, checkKafkaSecurity.) The
+// overlay patches nothing, so its resources are what it applies.
+func TestProductionKafkaIsTLSAndSCRAM(t *testing.T) {
+	t.Parallel()
+	const dir = "k8s/overlays/production"
+	all := kustomizations(t)
+	if k := all[dir]; len(k.Patches)+len(k.PatchesStrategicMerge) > 0 {
+		t.Fatalf("%s patches resources: check it rendered instead", dir)
+	}
+	docs := resourceDocs(t, dir, all)
+	checkKafkaSecurity(t, dir, docs)
+	n := 0
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		if c.Spec.Type != "pubsub.kafka" {
+			continue
+		}
+		n++
+		for item, want := range map[string]string{"authType": "password", "saslMechanism": "SHA-512", "disableTls": "false"} {
+			if got := c.value(item); got != want {
+				t.Errorf("%s: %s %q, want %q", d, item, got, want)
+			}
+		}
+		if m, ok := c.item("saslPassword"); !ok || m.SecretKeyRef == nil {
+			t.Errorf("%s: saslPassword must come from a Secret", d)
+		}
+	}
+	if n == 0 {
+		t.Errorf("%s: no Kafka pub/sub component", dir)
+	}
+	kafkas := ofKind(docs, "Kafka")
+	if len(kafkas) != 1 {
+		t.Fatalf("%s: %d Kafka clusters, want 1", dir, len(kafkas))
+	}
+	var k kafkaCluster
+	kafkas[0].decode(t, &k)
+	if a := k.Spec.Kafka.Authorization; a == nil || a.Type != "simple" {
+		t.Errorf("%s: authorization %+v, want simple (ACLs of the KafkaUsers)", kafkas[0], a)
+	}
+	for _, l := range k.Spec.Kafka.Listeners {
+		if !l.TLS || l.Authentication == nil || l.Authentication.Type != "scram-sha-512" {
+			t.Errorf("%s: listener %s (port %d) has tls %v, authentication %+v: want every listener TLS with SCRAM-SHA-512", kafkas[0], l.Name, l.Port, l.TLS, l.Authentication)
+		}
+	}
+	if len(ofKind(docs, "KafkaUser")) == 0 {
+		t.Errorf("%s: no KafkaUser", dir)
+	}
+}
+
 // TestProductionIngressRoutes checks the production overlay's routing without rendering
 // it (the overlay adds the Ingresses to the base and patches neither).
 func TestProductionIngressRoutes(t *testing.T) {
@@ -933,11 +1058,12 @@ func checkManifests(t *testing.T, label string, docs []doc, r *repo) {
 	checkScaling(t, docs)
 	checkComponents(t, label, docs, r)
 	checkKafkaTopic(t, label, docs)
+	checkKafkaSecurity(t, label, docs)
 }
 
 // kafkaKinds are Strimzi's resources: they live with the Kafka cluster, in its
 // namespace (checked in checkKafkaTopic).
-var kafkaKinds = []string{"Kafka", "KafkaNodePool", "KafkaTopic"}
+var kafkaKinds = []string{"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
 
 // checkNamespaces wants one Namespace and everything else in it, but the
 // Strimzi resources (kafkaKinds).
@@ -1629,6 +1755,174 @@ func checkKafkaTopic(t *testing.T, label string, docs []doc) {
 		}
 		if n > kt.Spec.Partitions {
 			t.Errorf("%s: up to %d replicas, but %s has %d partitions", d, n, task.Topic, kt.Spec.Partitions)
+		}
+	}
+}
+
+// value is the plain value of a Component's metadata item, or "".
+func (c component) value(name string) string {
+	if m, ok := c.item(name); ok && m.Value != nil {
+		return *m.Value
+	}
+	return ""
+}
+
+// consumerGroup is the Kafka consumer group app reads c in: a literal name,
+// or a prefix when Dapr adds a new {uuid} at every start.
+func (c component) consumerGroup(app string) (name string, prefix bool) {
+	g := strings.ReplaceAll(c.value("consumerGroup"), "{appID}", app)
+	if before, _, ok := strings.Cut(g, "{uuid}"); ok {
+		return before, true
+	}
+	return g, false
+}
+
+// checkKafkaSecurity: each Kafka pub/sub component talks to its cluster as the
+// cluster's listener on that port wants (TLS or not, SCRAM or nothing), and
+// when it authenticates, as a KafkaUser of the overlay (if the overlay brings
+// the cluster) whose ACLs allow what the component's apps do (kafkaUse) and
+// nothing else. A cluster with authorization lets no component in without a user.
+func checkKafkaSecurity(t *testing.T, label string, docs []doc) {
+	t.Helper()
+	var clusters []kafkaCluster
+	for _, d := range ofKind(docs, "Kafka") {
+		var k kafkaCluster
+		d.decode(t, &k)
+		clusters = append(clusters, k)
+	}
+	users := map[string]kafkaUser{}
+	for _, d := range ofKind(docs, "KafkaUser") {
+		var u kafkaUser
+		d.decode(t, &u)
+		users[u.Metadata.Name] = u
+		if u.Spec.Authentication.Type != "scram-sha-512" || u.Spec.Authorization.Type != "simple" {
+			t.Errorf("%s: authentication %q, authorization %q; want scram-sha-512 and simple (ACLs)", d, u.Spec.Authentication.Type, u.Spec.Authorization.Type)
+		}
+	}
+	usedUsers := map[string]bool{}
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		if c.Spec.Type != "pubsub.kafka" {
+			continue
+		}
+		authType, tls := c.value("authType"), c.value("disableTls") != "true"
+		switch authType {
+		case "none":
+			for _, m := range []string{"saslUsername", "saslPassword", "saslMechanism"} {
+				if _, ok := c.item(m); ok {
+					t.Errorf("%s: authType none with %s", d, m)
+				}
+			}
+		case "password":
+			if c.value("saslMechanism") != "SHA-512" {
+				t.Errorf("%s: saslMechanism %q, want SHA-512 (Strimzi's SCRAM users are SCRAM-SHA-512)", d, c.value("saslMechanism"))
+			}
+			if !tls {
+				t.Errorf("%s: SCRAM over a connection without TLS", d)
+			}
+		default:
+			t.Errorf("%s: authType %q, want none or password (SCRAM)", d, authType)
+		}
+		if ca, ok := c.item("caCert"); tls && (!ok || ca.SecretKeyRef == nil) {
+			t.Errorf("%s: TLS without caCert from a Secret: the brokers' certificates come from the Strimzi cluster CA", d)
+		}
+		if m, ok := c.item("skipVerify"); ok && (m.Value == nil || *m.Value != "false") {
+			t.Errorf("%s: skipVerify: the brokers' certificates must be verified", d)
+		}
+
+		_, port, _ := strings.Cut(strings.Split(c.value("brokers"), ",")[0], ":")
+		for _, k := range clusters {
+			i := slices.IndexFunc(k.Spec.Kafka.Listeners, func(l kafkaListener) bool { return strconv.Itoa(l.Port) == port })
+			if i < 0 {
+				t.Errorf("%s: brokers %q, but Kafka %s has no listener on port %s", d, c.value("brokers"), k.Metadata.Name, port)
+				continue
+			}
+			l := k.Spec.Kafka.Listeners[i]
+			scram := l.Authentication != nil && l.Authentication.Type == "scram-sha-512"
+			if l.TLS != tls || scram != (authType == "password") || (l.Authentication != nil && !scram) {
+				t.Errorf("%s: disableTls %q and authType %q, but listener %s of Kafka %s has tls %v, authentication %+v", d, c.value("disableTls"), authType, l.Name, k.Metadata.Name, l.TLS, l.Authentication)
+			}
+			if k.Spec.Kafka.Authorization != nil && authType == "none" {
+				t.Errorf("%s: no user, but Kafka %s authorizes users with ACLs", d, k.Metadata.Name)
+			}
+		}
+		if authType != "password" || len(clusters) == 0 {
+			continue
+		}
+
+		// The overlay brings the cluster: it brings the user too.
+		name := c.value("saslUsername")
+		u, ok := users[name]
+		if !ok {
+			t.Errorf("%s: saslUsername %q is no KafkaUser of %s", d, name, label)
+			continue
+		}
+		usedUsers[name] = true
+		if ref := func() *keyRef { m, _ := c.item("saslPassword"); return m.SecretKeyRef }(); ref == nil || ref.Name != name || ref.Key != "password" {
+			t.Errorf("%s: saslPassword must come from the Secret %s, key password (Strimzi's user Secret, copied)", d, name)
+		}
+		// What the apps need: every rule of the user must serve one of them.
+		type need struct{ resType, name, op string }
+		var needs []need
+		groups := map[string]bool{} // group patterns the apps read in ("name" or "prefix*")
+		for _, app := range c.Scopes {
+			use := kafkaUse[app]
+			for _, topic := range use.publishes {
+				needs = append(needs, need{"topic", topic, "Write"}, need{"topic", topic, "Describe"})
+			}
+			for _, topic := range use.reads {
+				needs = append(needs, need{"topic", topic, "Read"}, need{"topic", topic, "Describe"})
+			}
+			if len(use.reads) > 0 {
+				g, prefix := c.consumerGroup(app)
+				if prefix {
+					groups[g+"*"] = true
+					g += "0b1c2d3e" // a group of one pod
+				} else {
+					groups[g] = true
+				}
+				needs = append(needs, need{"group", g, "Read"})
+			}
+		}
+		for _, n := range needs {
+			if !slices.ContainsFunc(u.Spec.Authorization.ACLs, func(a kafkaACL) bool { return a.allows(n.resType, n.name, n.op) }) {
+				t.Errorf("%s: KafkaUser %s may not %s %s %s, which an app of Component %s (scopes %v) does", label, name, n.op, n.resType, n.name, c.Metadata.Name, c.Scopes)
+			}
+		}
+		for _, a := range u.Spec.Authorization.ACLs {
+			res := a.Resource
+			pattern := res.Name
+			if res.PatternType == "prefix" {
+				pattern += "*"
+			}
+			switch {
+			case a.Type == "deny":
+				continue
+			case a.Host != "" && a.Host != "*":
+				// A narrower rule is fine.
+			case res.Type == "group" && !groups[pattern]:
+				t.Errorf("%s: KafkaUser %s may use group %s, in which no app of Component %s reads", label, name, pattern, c.Metadata.Name)
+				continue
+			case res.Type == "topic" && (res.PatternType == "prefix" || !slices.Contains(kafkaTopics, res.Name)):
+				t.Errorf("%s: KafkaUser %s has a rule for topic %s: want literal rules for %v only", label, name, pattern, kafkaTopics)
+				continue
+			case res.Type != "topic" && res.Type != "group":
+				t.Errorf("%s: KafkaUser %s has a rule for %s %s, which no app needs", label, name, res.Type, pattern)
+				continue
+			}
+			for _, op := range a.Operations {
+				if !slices.ContainsFunc(needs, func(n need) bool {
+					return n.resType == res.Type && n.op == op && (n.name == res.Name || res.PatternType == "prefix" && strings.HasPrefix(n.name, res.Name))
+				}) {
+					t.Errorf("%s: KafkaUser %s may %s %s %s, which no app of Component %s (scopes %v) does", label, name, op, res.Type, pattern, c.Metadata.Name, c.Scopes)
+				}
+			}
+		}
+	}
+	for name := range users {
+		if !usedUsers[name] {
+			t.Errorf("%s: KafkaUser %s is the saslUsername of no pub/sub component", label, name)
 		}
 	}
 }
