@@ -91,12 +91,13 @@ var kafkaTopics = []string{task.Topic, auditor.DeadLetterTopic}
 // names: the actors' outbox relay publishes every task event; the auditor
 // reads them, publishes the ones it can never write (auditor.DeadLetterTopic)
 // and takes those into its inbox (auditor/inbox.go); the notifier reads the
-// task events. The Kafka user of a component must allow what its scoped apps
-// do, and nothing more.
+// task events and publishes the ones it can never store as dead letters too
+// (cmd/notifier: auditor.NewDaprDeadLetters on its own component). The Kafka
+// user of a component must allow what its scoped apps do, and nothing more.
 var kafkaUse = map[string]struct{ publishes, reads []string }{
 	"actors":   {publishes: []string{task.Topic}},
 	"auditor":  {publishes: []string{auditor.DeadLetterTopic}, reads: []string{task.Topic, auditor.DeadLetterTopic}},
-	"notifier": {reads: []string{task.Topic}},
+	"notifier": {publishes: []string{auditor.DeadLetterTopic}, reads: []string{task.Topic}},
 }
 
 // k8sOnlyMetadata are Component metadata items that may appear on Kubernetes
