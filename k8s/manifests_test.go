@@ -1060,6 +1060,123 @@ func checkManifests(t *testing.T, label string, docs []doc, r *repo) {
 	checkComponents(t, label, docs, r)
 	checkKafkaTopic(t, label, docs)
 	checkKafkaSecurity(t, label, docs)
+	checkMigrations(t, label, docs, r)
+}
+
+type job struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		BackoffLimit            *int `yaml:"backoffLimit"`
+		TTLSecondsAfterFinished *int `yaml:"ttlSecondsAfterFinished"`
+		Template                struct {
+			Metadata objectMeta `yaml:"metadata"`
+			Spec     struct {
+				RestartPolicy   string           `yaml:"restartPolicy"`
+				SecurityContext *securityContext `yaml:"securityContext"`
+				Containers      []container      `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// migrateKey is the key of the Secret taskflow-db holding the database
+// owner's URL: only the migration Job may use it.
+const migrateKey = "migrate-url"
+
+// checkMigrations: one Job runs `taskflow migrate up` from the apps' image as
+// the database owner (non-root, read-only, bounded retries, cleaned up); the
+// apps do not migrate (DB_MIGRATE "false", which they read) and each connects
+// with a URL of its own, never the owner's.
+func checkMigrations(t *testing.T, label string, docs []doc, r *repo) {
+	t.Helper()
+	jobs := ofKind(docs, "Job")
+	if len(jobs) != 1 {
+		t.Errorf("%s: %d Jobs, want 1 (the migrations)", label, len(jobs))
+		return
+	}
+	var j job
+	jobs[0].decode(t, &j)
+	d := jobs[0]
+	spec := j.Spec.Template.Spec
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%s: %d containers, want 1", d, len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	if want := []string{path.Join(r.imageBinDir, "taskflow"), "migrate", "up"}; !slices.Equal(c.Command, want) || !slices.Contains(r.imageBinaries, "taskflow") {
+		t.Errorf("%s: command %v, want %v (cmd/taskflow, built by the Dockerfile %v)", d, c.Command, want, r.imageBinaries)
+	}
+	if j.Spec.BackoffLimit == nil || *j.Spec.BackoffLimit < 1 || *j.Spec.BackoffLimit > 10 {
+		t.Errorf("%s: backoffLimit %v, want a few retries (1-10)", d, j.Spec.BackoffLimit)
+	}
+	if j.Spec.TTLSecondsAfterFinished == nil || *j.Spec.TTLSecondsAfterFinished < 60 {
+		t.Errorf("%s: ttlSecondsAfterFinished %v: want it cleaned up (so the next apply can make it with a new image), after a minute at least", d, j.Spec.TTLSecondsAfterFinished)
+	}
+	if spec.RestartPolicy != "Never" && spec.RestartPolicy != "OnFailure" {
+		t.Errorf("%s: restartPolicy %q", d, spec.RestartPolicy)
+	}
+	if j.Spec.Template.Metadata.Annotations["dapr.io/enabled"] == "true" {
+		t.Errorf("%s: a Dapr sidecar would keep the Job from completing", d)
+	}
+	psc, csc := spec.SecurityContext, c.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
+		csc == nil || csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem ||
+		csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation ||
+		csc.Capabilities == nil || !slices.Contains(csc.Capabilities.Drop, "ALL") {
+		t.Errorf("%s: want runAsNonRoot with a non-zero runAsUser, readOnlyRootFilesystem, allowPrivilegeEscalation: false and capabilities.drop [ALL]", d)
+	}
+	checkQuantities(t, d.String(), c.Resources.Requests, c.Resources.Limits)
+	dbURL := func(env []envVar) *keyRef {
+		for _, e := range env {
+			if e.Name == "DATABASE_URL" && e.ValueFrom != nil {
+				return e.ValueFrom.SecretKeyRef
+			}
+		}
+		return nil
+	}
+	if ref := dbURL(c.Env); ref == nil || ref.Name != "taskflow-db" || ref.Key != migrateKey {
+		t.Errorf("%s: DATABASE_URL must come from the Secret taskflow-db, key %s (the owner)", d, migrateKey)
+	}
+	for _, e := range c.Env {
+		if !slices.Contains(r.envReads["taskflow"], e.Name) {
+			t.Errorf("%s: %s is not read by cmd/taskflow (it reads %v)", d, e.Name, r.envReads["taskflow"])
+		}
+		if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil && !slices.Contains(r.secretKeys[ref.SecretKeyRef.Name], ref.SecretKeyRef.Key) {
+			t.Errorf("%s: %s reads Secret %s key %s, which secret.example.yaml does not document", d, e.Name, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key)
+		}
+	}
+
+	keys := map[string]string{}
+	for _, dd := range ofKind(docs, "Deployment") {
+		var dep deployment
+		dd.decode(t, &dep)
+		ac := dep.Spec.Template.Spec.Containers[0]
+		if ac.Image != c.Image {
+			t.Errorf("%s: image %q, the migration Job's is %q: the Job must apply the migrations this image embeds", dd, ac.Image, c.Image)
+		}
+		if i := slices.IndexFunc(ac.Env, func(e envVar) bool { return e.Name == "DB_MIGRATE" }); i < 0 || ac.Env[i].Value == nil || *ac.Env[i].Value != "false" {
+			t.Errorf("%s: want DB_MIGRATE \"false\": the Job migrates, the app's role may not", dd)
+		}
+		ref := dbURL(ac.Env)
+		switch {
+		case ref == nil:
+			t.Errorf("%s: DATABASE_URL not from a Secret", dd)
+		case ref.Key == migrateKey:
+			t.Errorf("%s: DATABASE_URL is the owner's (%s): want the app's own role", dd, migrateKey)
+		case keys[ref.Key] != "":
+			t.Errorf("%s: DATABASE_URL key %s is also %s's: want a role per app", dd, ref.Key, keys[ref.Key])
+		default:
+			keys[ref.Key] = dd.Metadata.Name
+		}
+	}
+	for _, cd := range ofKind(docs, "Component") {
+		var comp component
+		cd.decode(t, &comp)
+		for _, m := range comp.Spec.Metadata {
+			if m.SecretKeyRef != nil && m.SecretKeyRef.Name == "taskflow-db" && (m.SecretKeyRef.Key == migrateKey || keys[m.SecretKeyRef.Key] != "") {
+				t.Errorf("%s: %s from taskflow-db key %s: want a role of the state store's own", cd, m.Name, m.SecretKeyRef.Key)
+			}
+		}
+	}
 }
 
 // kafkaKinds are Strimzi's resources: they live with the Kafka cluster, in its
@@ -1982,6 +2099,116 @@ func TestEnvScan(t *testing.T) {
 	}
 	if !slices.Contains(r.envReads["api"], "JWT_SECRET") {
 		t.Errorf("cmd/api: the scan did not follow platform.AuthConfig to JWT_SECRET: %v", r.envReads["api"])
+	}
+}
+
+var (
+	createTable = regexp.MustCompile(`(?i)CREATE TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)( PARTITION OF)?`)
+	dropTable   = regexp.MustCompile(`(?i)DROP TABLE (?:IF EXISTS )?([a-z_][a-z0-9_]*)`)
+	grantOn     = regexp.MustCompile(`(?m)^GRANT [A-Z, ]+ ON ([a-z0-9_, ]+) TO ([a-z0-9_, ]+);`)
+	dbURLUser   = regexp.MustCompile(`^postgres(?:ql)?://([^:@/]+)`)
+)
+
+// TestDatabaseRoles keeps k8s/base/roles.sql in step with the migrations and
+// the Secret: every table the migrations leave is granted to some app role
+// (a new table without grants would fail in production only), and each app's
+// URL in secret.example.yaml logs in as the role roles.sql makes for it.
+func TestDatabaseRoles(t *testing.T) {
+	t.Parallel()
+	sqlText, err := os.ReadFile(filepath.Join(repoRoot, "k8s", "base", "roles.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := map[string][]string{} // table -> roles
+	for _, m := range grantOn.FindAllStringSubmatch(string(sqlText), -1) {
+		for table := range strings.SplitSeq(m[1], ",") {
+			for role := range strings.SplitSeq(m[2], ",") {
+				granted[strings.TrimSpace(table)] = append(granted[strings.TrimSpace(table)], strings.TrimSpace(role))
+			}
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "migrations", "*.up.sql"))
+	if len(files) == 0 {
+		t.Fatal("no migrations/*.up.sql")
+	}
+	tables := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range createTable.FindAllStringSubmatch(string(data), -1) {
+			if m[2] == "" { // partitions share their parent's grants
+				tables[strings.ToLower(m[1])] = true
+			}
+		}
+		for _, m := range dropTable.FindAllStringSubmatch(string(data), -1) {
+			delete(tables, strings.ToLower(m[1]))
+		}
+	}
+	if len(tables) < 5 {
+		t.Fatalf("found only the tables %v in the migrations: the scan is broken", tables)
+	}
+	for table := range tables {
+		if len(granted[table]) == 0 {
+			t.Errorf("k8s/base/roles.sql grants nothing on %s (a table of the migrations): no app could use it on Kubernetes", table)
+		}
+	}
+	for table := range granted {
+		if !tables[table] && table != "schema_migrations" {
+			t.Errorf("k8s/base/roles.sql grants on %s, which the migrations do not create", table)
+		}
+	}
+
+	r := loadRepo(t)
+	docs := resourceDocs(t, "k8s/base", kustomizations(t))
+	var secret struct {
+		StringData map[string]string `yaml:"stringData"`
+	}
+	for _, d := range readDocs(t, "k8s/base/secret.example.yaml") {
+		if d.Metadata.Name == "taskflow-db" {
+			d.decode(t, &secret)
+		}
+	}
+	users := map[string]string{} // key -> database user of its example URL
+	for key, url := range secret.StringData {
+		if m := dbURLUser.FindStringSubmatch(url); m != nil {
+			users[key] = m[1]
+		}
+	}
+	roleOf := func(key string) {
+		user := users[key]
+		switch {
+		case user == "":
+			t.Errorf("secret.example.yaml: taskflow-db key %s has no example URL", key)
+		case key == migrateKey:
+		case !strings.Contains(string(sqlText), "'"+user+"'"):
+			t.Errorf("secret.example.yaml: taskflow-db key %s logs in as %s, a role roles.sql does not make", key, user)
+		case user == users[migrateKey]:
+			t.Errorf("secret.example.yaml: taskflow-db key %s logs in as the owner %s", key, user)
+		}
+	}
+	roleOf(migrateKey)
+	for _, d := range ofKind(docs, "Deployment") {
+		var dep deployment
+		d.decode(t, &dep)
+		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "DATABASE_URL" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				roleOf(e.ValueFrom.SecretKeyRef.Key)
+			}
+		}
+	}
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		for _, m := range c.Spec.Metadata {
+			if m.SecretKeyRef != nil && m.SecretKeyRef.Name == "taskflow-db" {
+				roleOf(m.SecretKeyRef.Key)
+			}
+		}
+	}
+	if !slices.Contains(r.envReads["api"], "DB_MIGRATE") {
+		t.Errorf("cmd/api does not read DB_MIGRATE: the apps would migrate as their own roles")
 	}
 }
 

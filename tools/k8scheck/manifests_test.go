@@ -58,7 +58,7 @@ func TestOverlaysDecodeStrictly(t *testing.T) {
 				}
 			}
 			// Every decoder kind is exercised, so none passes vacuously.
-			for _, k := range []string{"Deployment", "Service", "NetworkPolicy", "Component", "Configuration", "KafkaTopic", "Kafka", "KafkaNodePool"} {
+			for _, k := range []string{"Deployment", "Job", "Service", "NetworkPolicy", "Component", "Configuration", "KafkaTopic", "Kafka", "KafkaNodePool"} {
 				if kinds[k] == 0 {
 					t.Errorf("rendered no %s", k)
 				}
@@ -86,7 +86,7 @@ func TestProductionHasOperatorResources(t *testing.T) {
 	}
 	for _, k := range []string{"kafka.strimzi.io/Kafka", "kafka.strimzi.io/KafkaNodePool", "kafka.strimzi.io/KafkaTopic",
 		"kafka.strimzi.io/KafkaUser", "postgresql.cnpg.io/Cluster", "monitoring.coreos.com/ServiceMonitor", "monitoring.coreos.com/PrometheusRule",
-		"policy/PodDisruptionBudget", "autoscaling/HorizontalPodAutoscaler", "networking.k8s.io/NetworkPolicy"} {
+		"policy/PodDisruptionBudget", "autoscaling/HorizontalPodAutoscaler", "batch/Job", "networking.k8s.io/NetworkPolicy"} {
 		if !kinds[k] {
 			t.Errorf("production renders no %s", k)
 		}
