@@ -25,6 +25,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
@@ -2209,6 +2210,115 @@ func TestDatabaseRoles(t *testing.T) {
 	}
 	if !slices.Contains(r.envReads["api"], "DB_MIGRATE") {
 		t.Errorf("cmd/api does not read DB_MIGRATE: the apps would migrate as their own roles")
+	}
+}
+
+// productionDBHost is the read-write Service of production's CloudNativePG
+// cluster (overlays/production/postgres.yaml), the host of its URLs.
+const productionDBHost = "taskflow-db-rw"
+
+var exampleURL = regexp.MustCompile(`postgres(?:ql)?://[^\s'"]+`)
+
+// TestProductionDatabaseTLS: the production URLs that secret.example.yaml and
+// k8s/README.md document verify the server (sslmode=verify-full, with the
+// CA as sslrootcert), and every pod that connects (the apps, the migration
+// Job, and the daprd of the app with the actor state store) has that CA
+// (CloudNativePG's Secret taskflow-db-ca) mounted where the URLs say.
+func TestProductionDatabaseTLS(t *testing.T) {
+	t.Parallel()
+	var roots []string
+	for _, file := range []string{"k8s/base/secret.example.yaml", "k8s/README.md"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, raw := range exampleURL.FindAllString(string(data), -1) {
+			u, err := url.Parse(raw)
+			if err != nil || !strings.HasPrefix(u.Hostname(), productionDBHost) {
+				continue // overlays/local's PostgreSQL, or a placeholder
+			}
+			n++
+			q := u.Query()
+			if q.Get("sslmode") != "verify-full" || q.Get("sslrootcert") == "" {
+				t.Errorf("%s: %s: want sslmode=verify-full with sslrootcert (the CA of %s)", file, raw, productionDBHost)
+				continue
+			}
+			roots = append(roots, q.Get("sslrootcert"))
+		}
+		if n == 0 {
+			t.Errorf("%s documents no URL of %s", file, productionDBHost)
+		}
+	}
+	slices.Sort(roots)
+	if roots = slices.Compact(roots); len(roots) != 1 {
+		t.Fatalf("sslrootcert %v: want one path", roots)
+	}
+	dir := path.Dir(roots[0])
+
+	type mounts struct {
+		Spec struct {
+			Template struct {
+				Metadata objectMeta `yaml:"metadata"`
+				Spec     struct {
+					Volumes []struct {
+						Name   string `yaml:"name"`
+						Secret *struct {
+							SecretName string `yaml:"secretName"`
+						} `yaml:"secret"`
+					} `yaml:"volumes"`
+					Containers []struct {
+						VolumeMounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+						} `yaml:"volumeMounts"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	docs := resourceDocs(t, "k8s/base", kustomizations(t))
+	stateStoreApps := []string{}
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		for _, m := range c.Spec.Metadata {
+			if m.SecretKeyRef != nil && m.SecretKeyRef.Name == "taskflow-db" {
+				stateStoreApps = append(stateStoreApps, c.Scopes...)
+			}
+		}
+	}
+	for _, d := range append(ofKind(docs, "Deployment"), ofKind(docs, "Job")...) {
+		var m mounts
+		d.decode(t, &m)
+		pod := m.Spec.Template.Spec
+		vol := ""
+		for _, v := range pod.Volumes {
+			if v.Secret != nil && v.Secret.SecretName == "taskflow-db-ca" {
+				vol = v.Name
+			}
+		}
+		if vol == "" {
+			t.Errorf("%s: no volume of the Secret taskflow-db-ca", d)
+			continue
+		}
+		for _, c := range pod.Containers {
+			if !slices.ContainsFunc(c.VolumeMounts, func(vm struct {
+				Name      string `yaml:"name"`
+				MountPath string `yaml:"mountPath"`
+			}) bool {
+				return vm.Name == vol && path.Clean(vm.MountPath) == dir
+			}) {
+				t.Errorf("%s: does not mount %s at %s (sslrootcert %s)", d, vol, dir, roots[0])
+			}
+		}
+		id := m.Spec.Template.Metadata.Annotations["dapr.io/app-id"]
+		if slices.Contains(stateStoreApps, id) {
+			want := vol + ":" + dir
+			if !slices.Contains(strings.Split(m.Spec.Template.Metadata.Annotations["dapr.io/volume-mounts"], ","), want) {
+				t.Errorf("%s: daprd connects to PostgreSQL (actor state store) but dapr.io/volume-mounts lacks %q", d, want)
+			}
+		}
 	}
 }
 
