@@ -25,6 +25,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
@@ -86,6 +87,19 @@ var publicRoutes = []struct{ app, prefix string }{
 // cluster the pub/sub's brokers point at: the task events every app reads,
 // and the auditor's dead letters.
 var kafkaTopics = []string{task.Topic, auditor.DeadLetterTopic}
+
+// kafkaUse is what each app does on Kafka through the pub/sub component it
+// names: the actors' outbox relay publishes every task event; the auditor
+// reads them, publishes the ones it can never write (auditor.DeadLetterTopic)
+// and takes those into its inbox (auditor/inbox.go); the notifier reads the
+// task events and publishes the ones it can never store as dead letters too
+// (cmd/notifier: auditor.NewDaprDeadLetters on its own component). The Kafka
+// user of a component must allow what its scoped apps do, and nothing more.
+var kafkaUse = map[string]struct{ publishes, reads []string }{
+	"actors":   {publishes: []string{task.Topic}},
+	"auditor":  {publishes: []string{auditor.DeadLetterTopic}, reads: []string{task.Topic, auditor.DeadLetterTopic}},
+	"notifier": {publishes: []string{auditor.DeadLetterTopic}, reads: []string{task.Topic}},
+}
 
 // k8sOnlyMetadata are Component metadata items that may appear on Kubernetes
 // only (authentication to the cluster's Kafka); envDependentMetadata may differ
@@ -414,6 +428,66 @@ type kafkaTopic struct {
 		Partitions int            `yaml:"partitions"`
 		Replicas   int            `yaml:"replicas"`
 		Config     map[string]any `yaml:"config"`
+	} `yaml:"spec"`
+}
+
+type kafkaACL struct {
+	Type     string `yaml:"type"`
+	Resource struct {
+		Type        string `yaml:"type"`
+		Name        string `yaml:"name"`
+		PatternType string `yaml:"patternType"`
+	} `yaml:"resource"`
+	Operations []string `yaml:"operations"`
+	Host       string   `yaml:"host"`
+}
+
+// allows reports whether the rule lets its user do op on the resource
+// resType/name.
+func (a kafkaACL) allows(resType, name, op string) bool {
+	if a.Type != "" && a.Type != "allow" || a.Resource.Type != resType {
+		return false
+	}
+	if !slices.Contains(a.Operations, op) && !slices.Contains(a.Operations, "All") {
+		return false
+	}
+	if a.Resource.PatternType == "prefix" {
+		return strings.HasPrefix(name, a.Resource.Name)
+	}
+	return name == a.Resource.Name
+}
+
+type kafkaUser struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Authentication struct {
+			Type string `yaml:"type"`
+		} `yaml:"authentication"`
+		Authorization struct {
+			Type string     `yaml:"type"`
+			ACLs []kafkaACL `yaml:"acls"`
+		} `yaml:"authorization"`
+	} `yaml:"spec"`
+}
+
+type kafkaListener struct {
+	Name           string `yaml:"name"`
+	Port           int    `yaml:"port"`
+	TLS            bool   `yaml:"tls"`
+	Authentication *struct {
+		Type string `yaml:"type"`
+	} `yaml:"authentication"`
+}
+
+type kafkaCluster struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		Kafka struct {
+			Listeners     []kafkaListener `yaml:"listeners"`
+			Authorization *struct {
+				Type string `yaml:"type"`
+			} `yaml:"authorization"`
+		} `yaml:"kafka"`
 	} `yaml:"spec"`
 }
 
@@ -865,6 +939,59 @@ func TestBase(t *testing.T) {
 	}
 }
 
+// TestProductionKafkaIsTLSAndSCRAM: in production every pub/sub component
+// reaches Kafka over TLS as a SCRAM-SHA-512 user, the cluster has no listener
+// without both and authorizes with ACLs. (overlays/local may stay plain: its
+// components only have to match its listener, checkKafkaSecurity.) The
+// overlay patches nothing, so its resources are what it applies.
+func TestProductionKafkaIsTLSAndSCRAM(t *testing.T) {
+	t.Parallel()
+	const dir = "k8s/overlays/production"
+	all := kustomizations(t)
+	if k := all[dir]; len(k.Patches)+len(k.PatchesStrategicMerge) > 0 {
+		t.Fatalf("%s patches resources: check it rendered instead", dir)
+	}
+	docs := resourceDocs(t, dir, all)
+	checkKafkaSecurity(t, dir, docs)
+	n := 0
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		if c.Spec.Type != "pubsub.kafka" {
+			continue
+		}
+		n++
+		for item, want := range map[string]string{"authType": "password", "saslMechanism": "SHA-512", "disableTls": "false"} {
+			if got := c.value(item); got != want {
+				t.Errorf("%s: %s %q, want %q", d, item, got, want)
+			}
+		}
+		if m, ok := c.item("saslPassword"); !ok || m.SecretKeyRef == nil {
+			t.Errorf("%s: saslPassword must come from a Secret", d)
+		}
+	}
+	if n == 0 {
+		t.Errorf("%s: no Kafka pub/sub component", dir)
+	}
+	kafkas := ofKind(docs, "Kafka")
+	if len(kafkas) != 1 {
+		t.Fatalf("%s: %d Kafka clusters, want 1", dir, len(kafkas))
+	}
+	var k kafkaCluster
+	kafkas[0].decode(t, &k)
+	if a := k.Spec.Kafka.Authorization; a == nil || a.Type != "simple" {
+		t.Errorf("%s: authorization %+v, want simple (ACLs of the KafkaUsers)", kafkas[0], a)
+	}
+	for _, l := range k.Spec.Kafka.Listeners {
+		if !l.TLS || l.Authentication == nil || l.Authentication.Type != "scram-sha-512" {
+			t.Errorf("%s: listener %s (port %d) has tls %v, authentication %+v: want every listener TLS with SCRAM-SHA-512", kafkas[0], l.Name, l.Port, l.TLS, l.Authentication)
+		}
+	}
+	if len(ofKind(docs, "KafkaUser")) == 0 {
+		t.Errorf("%s: no KafkaUser", dir)
+	}
+}
+
 // TestProductionIngressRoutes checks the production overlay's routing without rendering
 // it (the overlay adds the Ingresses to the base and patches neither).
 func TestProductionIngressRoutes(t *testing.T) {
@@ -933,11 +1060,129 @@ func checkManifests(t *testing.T, label string, docs []doc, r *repo) {
 	checkScaling(t, docs)
 	checkComponents(t, label, docs, r)
 	checkKafkaTopic(t, label, docs)
+	checkKafkaSecurity(t, label, docs)
+	checkMigrations(t, label, docs, r)
+}
+
+type job struct {
+	header `yaml:",inline"`
+	Spec   struct {
+		BackoffLimit            *int `yaml:"backoffLimit"`
+		TTLSecondsAfterFinished *int `yaml:"ttlSecondsAfterFinished"`
+		Template                struct {
+			Metadata objectMeta `yaml:"metadata"`
+			Spec     struct {
+				RestartPolicy   string           `yaml:"restartPolicy"`
+				SecurityContext *securityContext `yaml:"securityContext"`
+				Containers      []container      `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// migrateKey is the key of the Secret taskflow-db holding the database
+// owner's URL: only the migration Job may use it.
+const migrateKey = "migrate-url"
+
+// checkMigrations: one Job runs `taskflow migrate up` from the apps' image as
+// the database owner (non-root, read-only, bounded retries, cleaned up); the
+// apps do not migrate (DB_MIGRATE "false", which they read) and each connects
+// with a URL of its own, never the owner's.
+func checkMigrations(t *testing.T, label string, docs []doc, r *repo) {
+	t.Helper()
+	jobs := ofKind(docs, "Job")
+	if len(jobs) != 1 {
+		t.Errorf("%s: %d Jobs, want 1 (the migrations)", label, len(jobs))
+		return
+	}
+	var j job
+	jobs[0].decode(t, &j)
+	d := jobs[0]
+	spec := j.Spec.Template.Spec
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%s: %d containers, want 1", d, len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	if want := []string{path.Join(r.imageBinDir, "taskflow"), "migrate", "up"}; !slices.Equal(c.Command, want) || !slices.Contains(r.imageBinaries, "taskflow") {
+		t.Errorf("%s: command %v, want %v (cmd/taskflow, built by the Dockerfile %v)", d, c.Command, want, r.imageBinaries)
+	}
+	if j.Spec.BackoffLimit == nil || *j.Spec.BackoffLimit < 1 || *j.Spec.BackoffLimit > 10 {
+		t.Errorf("%s: backoffLimit %v, want a few retries (1-10)", d, j.Spec.BackoffLimit)
+	}
+	if j.Spec.TTLSecondsAfterFinished == nil || *j.Spec.TTLSecondsAfterFinished < 60 {
+		t.Errorf("%s: ttlSecondsAfterFinished %v: want it cleaned up (so the next apply can make it with a new image), after a minute at least", d, j.Spec.TTLSecondsAfterFinished)
+	}
+	if spec.RestartPolicy != "Never" && spec.RestartPolicy != "OnFailure" {
+		t.Errorf("%s: restartPolicy %q", d, spec.RestartPolicy)
+	}
+	if j.Spec.Template.Metadata.Annotations["dapr.io/enabled"] == "true" {
+		t.Errorf("%s: a Dapr sidecar would keep the Job from completing", d)
+	}
+	psc, csc := spec.SecurityContext, c.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
+		csc == nil || csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem ||
+		csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation ||
+		csc.Capabilities == nil || !slices.Contains(csc.Capabilities.Drop, "ALL") {
+		t.Errorf("%s: want runAsNonRoot with a non-zero runAsUser, readOnlyRootFilesystem, allowPrivilegeEscalation: false and capabilities.drop [ALL]", d)
+	}
+	checkQuantities(t, d.String(), c.Resources.Requests, c.Resources.Limits)
+	dbURL := func(env []envVar) *keyRef {
+		for _, e := range env {
+			if e.Name == "DATABASE_URL" && e.ValueFrom != nil {
+				return e.ValueFrom.SecretKeyRef
+			}
+		}
+		return nil
+	}
+	if ref := dbURL(c.Env); ref == nil || ref.Name != "taskflow-db" || ref.Key != migrateKey {
+		t.Errorf("%s: DATABASE_URL must come from the Secret taskflow-db, key %s (the owner)", d, migrateKey)
+	}
+	for _, e := range c.Env {
+		if !slices.Contains(r.envReads["taskflow"], e.Name) {
+			t.Errorf("%s: %s is not read by cmd/taskflow (it reads %v)", d, e.Name, r.envReads["taskflow"])
+		}
+		if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil && !slices.Contains(r.secretKeys[ref.SecretKeyRef.Name], ref.SecretKeyRef.Key) {
+			t.Errorf("%s: %s reads Secret %s key %s, which secret.example.yaml does not document", d, e.Name, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key)
+		}
+	}
+
+	keys := map[string]string{}
+	for _, dd := range ofKind(docs, "Deployment") {
+		var dep deployment
+		dd.decode(t, &dep)
+		ac := dep.Spec.Template.Spec.Containers[0]
+		if ac.Image != c.Image {
+			t.Errorf("%s: image %q, the migration Job's is %q: the Job must apply the migrations this image embeds", dd, ac.Image, c.Image)
+		}
+		if i := slices.IndexFunc(ac.Env, func(e envVar) bool { return e.Name == "DB_MIGRATE" }); i < 0 || ac.Env[i].Value == nil || *ac.Env[i].Value != "false" {
+			t.Errorf("%s: want DB_MIGRATE \"false\": the Job migrates, the app's role may not", dd)
+		}
+		ref := dbURL(ac.Env)
+		switch {
+		case ref == nil:
+			t.Errorf("%s: DATABASE_URL not from a Secret", dd)
+		case ref.Key == migrateKey:
+			t.Errorf("%s: DATABASE_URL is the owner's (%s): want the app's own role", dd, migrateKey)
+		case keys[ref.Key] != "":
+			t.Errorf("%s: DATABASE_URL key %s is also %s's: want a role per app", dd, ref.Key, keys[ref.Key])
+		default:
+			keys[ref.Key] = dd.Metadata.Name
+		}
+	}
+	for _, cd := range ofKind(docs, "Component") {
+		var comp component
+		cd.decode(t, &comp)
+		for _, m := range comp.Spec.Metadata {
+			if m.SecretKeyRef != nil && m.SecretKeyRef.Name == "taskflow-db" && (m.SecretKeyRef.Key == migrateKey || keys[m.SecretKeyRef.Key] != "") {
+				t.Errorf("%s: %s from taskflow-db key %s: want a role of the state store's own", cd, m.Name, m.SecretKeyRef.Key)
+			}
+		}
+	}
 }
 
 // kafkaKinds are Strimzi's resources: they live with the Kafka cluster, in its
 // namespace (checked in checkKafkaTopic).
-var kafkaKinds = []string{"Kafka", "KafkaNodePool", "KafkaTopic"}
+var kafkaKinds = []string{"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
 
 // checkNamespaces wants one Namespace and everything else in it, but the
 // Strimzi resources (kafkaKinds).
@@ -1633,6 +1878,174 @@ func checkKafkaTopic(t *testing.T, label string, docs []doc) {
 	}
 }
 
+// value is the plain value of a Component's metadata item, or "".
+func (c component) value(name string) string {
+	if m, ok := c.item(name); ok && m.Value != nil {
+		return *m.Value
+	}
+	return ""
+}
+
+// consumerGroup is the Kafka consumer group app reads c in: a literal name,
+// or a prefix when Dapr adds a new {uuid} at every start.
+func (c component) consumerGroup(app string) (name string, prefix bool) {
+	g := strings.ReplaceAll(c.value("consumerGroup"), "{appID}", app)
+	if before, _, ok := strings.Cut(g, "{uuid}"); ok {
+		return before, true
+	}
+	return g, false
+}
+
+// checkKafkaSecurity: each Kafka pub/sub component talks to its cluster as the
+// cluster's listener on that port wants (TLS or not, SCRAM or nothing), and
+// when it authenticates, as a KafkaUser of the overlay (if the overlay brings
+// the cluster) whose ACLs allow what the component's apps do (kafkaUse) and
+// nothing else. A cluster with authorization lets no component in without a user.
+func checkKafkaSecurity(t *testing.T, label string, docs []doc) {
+	t.Helper()
+	var clusters []kafkaCluster
+	for _, d := range ofKind(docs, "Kafka") {
+		var k kafkaCluster
+		d.decode(t, &k)
+		clusters = append(clusters, k)
+	}
+	users := map[string]kafkaUser{}
+	for _, d := range ofKind(docs, "KafkaUser") {
+		var u kafkaUser
+		d.decode(t, &u)
+		users[u.Metadata.Name] = u
+		if u.Spec.Authentication.Type != "scram-sha-512" || u.Spec.Authorization.Type != "simple" {
+			t.Errorf("%s: authentication %q, authorization %q; want scram-sha-512 and simple (ACLs)", d, u.Spec.Authentication.Type, u.Spec.Authorization.Type)
+		}
+	}
+	usedUsers := map[string]bool{}
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		if c.Spec.Type != "pubsub.kafka" {
+			continue
+		}
+		authType, tls := c.value("authType"), c.value("disableTls") != "true"
+		switch authType {
+		case "none":
+			for _, m := range []string{"saslUsername", "saslPassword", "saslMechanism"} {
+				if _, ok := c.item(m); ok {
+					t.Errorf("%s: authType none with %s", d, m)
+				}
+			}
+		case "password":
+			if c.value("saslMechanism") != "SHA-512" {
+				t.Errorf("%s: saslMechanism %q, want SHA-512 (Strimzi's SCRAM users are SCRAM-SHA-512)", d, c.value("saslMechanism"))
+			}
+			if !tls {
+				t.Errorf("%s: SCRAM over a connection without TLS", d)
+			}
+		default:
+			t.Errorf("%s: authType %q, want none or password (SCRAM)", d, authType)
+		}
+		if ca, ok := c.item("caCert"); tls && (!ok || ca.SecretKeyRef == nil) {
+			t.Errorf("%s: TLS without caCert from a Secret: the brokers' certificates come from the Strimzi cluster CA", d)
+		}
+		if m, ok := c.item("skipVerify"); ok && (m.Value == nil || *m.Value != "false") {
+			t.Errorf("%s: skipVerify: the brokers' certificates must be verified", d)
+		}
+
+		_, port, _ := strings.Cut(strings.Split(c.value("brokers"), ",")[0], ":")
+		for _, k := range clusters {
+			i := slices.IndexFunc(k.Spec.Kafka.Listeners, func(l kafkaListener) bool { return strconv.Itoa(l.Port) == port })
+			if i < 0 {
+				t.Errorf("%s: brokers %q, but Kafka %s has no listener on port %s", d, c.value("brokers"), k.Metadata.Name, port)
+				continue
+			}
+			l := k.Spec.Kafka.Listeners[i]
+			scram := l.Authentication != nil && l.Authentication.Type == "scram-sha-512"
+			if l.TLS != tls || scram != (authType == "password") || (l.Authentication != nil && !scram) {
+				t.Errorf("%s: disableTls %q and authType %q, but listener %s of Kafka %s has tls %v, authentication %+v", d, c.value("disableTls"), authType, l.Name, k.Metadata.Name, l.TLS, l.Authentication)
+			}
+			if k.Spec.Kafka.Authorization != nil && authType == "none" {
+				t.Errorf("%s: no user, but Kafka %s authorizes users with ACLs", d, k.Metadata.Name)
+			}
+		}
+		if authType != "password" || len(clusters) == 0 {
+			continue
+		}
+
+		// The overlay brings the cluster: it brings the user too.
+		name := c.value("saslUsername")
+		u, ok := users[name]
+		if !ok {
+			t.Errorf("%s: saslUsername %q is no KafkaUser of %s", d, name, label)
+			continue
+		}
+		usedUsers[name] = true
+		if ref := func() *keyRef { m, _ := c.item("saslPassword"); return m.SecretKeyRef }(); ref == nil || ref.Name != name || ref.Key != "password" {
+			t.Errorf("%s: saslPassword must come from the Secret %s, key password (Strimzi's user Secret, copied)", d, name)
+		}
+		// What the apps need: every rule of the user must serve one of them.
+		type need struct{ resType, name, op string }
+		var needs []need
+		groups := map[string]bool{} // group patterns the apps read in ("name" or "prefix*")
+		for _, app := range c.Scopes {
+			use := kafkaUse[app]
+			for _, topic := range use.publishes {
+				needs = append(needs, need{"topic", topic, "Write"}, need{"topic", topic, "Describe"})
+			}
+			for _, topic := range use.reads {
+				needs = append(needs, need{"topic", topic, "Read"}, need{"topic", topic, "Describe"})
+			}
+			if len(use.reads) > 0 {
+				g, prefix := c.consumerGroup(app)
+				if prefix {
+					groups[g+"*"] = true
+					g += "0b1c2d3e" // a group of one pod
+				} else {
+					groups[g] = true
+				}
+				needs = append(needs, need{"group", g, "Read"})
+			}
+		}
+		for _, n := range needs {
+			if !slices.ContainsFunc(u.Spec.Authorization.ACLs, func(a kafkaACL) bool { return a.allows(n.resType, n.name, n.op) }) {
+				t.Errorf("%s: KafkaUser %s may not %s %s %s, which an app of Component %s (scopes %v) does", label, name, n.op, n.resType, n.name, c.Metadata.Name, c.Scopes)
+			}
+		}
+		for _, a := range u.Spec.Authorization.ACLs {
+			res := a.Resource
+			pattern := res.Name
+			if res.PatternType == "prefix" {
+				pattern += "*"
+			}
+			switch {
+			case a.Type == "deny":
+				continue
+			case a.Host != "" && a.Host != "*":
+				// A narrower rule is fine.
+			case res.Type == "group" && !groups[pattern]:
+				t.Errorf("%s: KafkaUser %s may use group %s, in which no app of Component %s reads", label, name, pattern, c.Metadata.Name)
+				continue
+			case res.Type == "topic" && (res.PatternType == "prefix" || !slices.Contains(kafkaTopics, res.Name)):
+				t.Errorf("%s: KafkaUser %s has a rule for topic %s: want literal rules for %v only", label, name, pattern, kafkaTopics)
+				continue
+			case res.Type != "topic" && res.Type != "group":
+				t.Errorf("%s: KafkaUser %s has a rule for %s %s, which no app needs", label, name, res.Type, pattern)
+				continue
+			}
+			for _, op := range a.Operations {
+				if !slices.ContainsFunc(needs, func(n need) bool {
+					return n.resType == res.Type && n.op == op && (n.name == res.Name || res.PatternType == "prefix" && strings.HasPrefix(n.name, res.Name))
+				}) {
+					t.Errorf("%s: KafkaUser %s may %s %s %s, which no app of Component %s (scopes %v) does", label, name, op, res.Type, pattern, c.Metadata.Name, c.Scopes)
+				}
+			}
+		}
+	}
+	for name := range users {
+		if !usedUsers[name] {
+			t.Errorf("%s: KafkaUser %s is the saslUsername of no pub/sub component", label, name)
+		}
+	}
+}
+
 // checkQuantities wants cpu and memory requests and limits, limits >= requests.
 func checkQuantities(t *testing.T, where string, requests, limits map[string]string) {
 	t.Helper()
@@ -1687,6 +2100,225 @@ func TestEnvScan(t *testing.T) {
 	}
 	if !slices.Contains(r.envReads["api"], "JWT_SECRET") {
 		t.Errorf("cmd/api: the scan did not follow platform.AuthConfig to JWT_SECRET: %v", r.envReads["api"])
+	}
+}
+
+var (
+	createTable = regexp.MustCompile(`(?i)CREATE TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)( PARTITION OF)?`)
+	dropTable   = regexp.MustCompile(`(?i)DROP TABLE (?:IF EXISTS )?([a-z_][a-z0-9_]*)`)
+	grantOn     = regexp.MustCompile(`(?m)^GRANT [A-Z, ]+ ON ([a-z0-9_, ]+) TO ([a-z0-9_, ]+);`)
+	dbURLUser   = regexp.MustCompile(`^postgres(?:ql)?://([^:@/]+)`)
+)
+
+// TestDatabaseRoles keeps k8s/base/roles.sql in step with the migrations and
+// the Secret: every table the migrations leave is granted to some app role
+// (a new table without grants would fail in production only), and each app's
+// URL in secret.example.yaml logs in as the role roles.sql makes for it.
+func TestDatabaseRoles(t *testing.T) {
+	t.Parallel()
+	sqlText, err := os.ReadFile(filepath.Join(repoRoot, "k8s", "base", "roles.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := map[string][]string{} // table -> roles
+	for _, m := range grantOn.FindAllStringSubmatch(string(sqlText), -1) {
+		for table := range strings.SplitSeq(m[1], ",") {
+			for role := range strings.SplitSeq(m[2], ",") {
+				granted[strings.TrimSpace(table)] = append(granted[strings.TrimSpace(table)], strings.TrimSpace(role))
+			}
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "migrations", "*.up.sql"))
+	if len(files) == 0 {
+		t.Fatal("no migrations/*.up.sql")
+	}
+	tables := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range createTable.FindAllStringSubmatch(string(data), -1) {
+			if m[2] == "" { // partitions share their parent's grants
+				tables[strings.ToLower(m[1])] = true
+			}
+		}
+		for _, m := range dropTable.FindAllStringSubmatch(string(data), -1) {
+			delete(tables, strings.ToLower(m[1]))
+		}
+	}
+	if len(tables) < 5 {
+		t.Fatalf("found only the tables %v in the migrations: the scan is broken", tables)
+	}
+	for table := range tables {
+		if len(granted[table]) == 0 {
+			t.Errorf("k8s/base/roles.sql grants nothing on %s (a table of the migrations): no app could use it on Kubernetes", table)
+		}
+	}
+	for table := range granted {
+		if !tables[table] && table != "schema_migrations" {
+			t.Errorf("k8s/base/roles.sql grants on %s, which the migrations do not create", table)
+		}
+	}
+
+	r := loadRepo(t)
+	docs := resourceDocs(t, "k8s/base", kustomizations(t))
+	var secret struct {
+		StringData map[string]string `yaml:"stringData"`
+	}
+	for _, d := range readDocs(t, "k8s/base/secret.example.yaml") {
+		if d.Metadata.Name == "taskflow-db" {
+			d.decode(t, &secret)
+		}
+	}
+	users := map[string]string{} // key -> database user of its example URL
+	for key, url := range secret.StringData {
+		if m := dbURLUser.FindStringSubmatch(url); m != nil {
+			users[key] = m[1]
+		}
+	}
+	roleOf := func(key string) {
+		user := users[key]
+		switch {
+		case user == "":
+			t.Errorf("secret.example.yaml: taskflow-db key %s has no example URL", key)
+		case key == migrateKey:
+		case !strings.Contains(string(sqlText), "'"+user+"'"):
+			t.Errorf("secret.example.yaml: taskflow-db key %s logs in as %s, a role roles.sql does not make", key, user)
+		case user == users[migrateKey]:
+			t.Errorf("secret.example.yaml: taskflow-db key %s logs in as the owner %s", key, user)
+		}
+	}
+	roleOf(migrateKey)
+	for _, d := range ofKind(docs, "Deployment") {
+		var dep deployment
+		d.decode(t, &dep)
+		for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "DATABASE_URL" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				roleOf(e.ValueFrom.SecretKeyRef.Key)
+			}
+		}
+	}
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		for _, m := range c.Spec.Metadata {
+			if m.SecretKeyRef != nil && m.SecretKeyRef.Name == "taskflow-db" {
+				roleOf(m.SecretKeyRef.Key)
+			}
+		}
+	}
+	if !slices.Contains(r.envReads["api"], "DB_MIGRATE") {
+		t.Errorf("cmd/api does not read DB_MIGRATE: the apps would migrate as their own roles")
+	}
+}
+
+// productionDBHost is the read-write Service of production's CloudNativePG
+// cluster (overlays/production/postgres.yaml), the host of its URLs.
+const productionDBHost = "taskflow-db-rw"
+
+var exampleURL = regexp.MustCompile(`postgres(?:ql)?://[^\s'"]+`)
+
+// TestProductionDatabaseTLS: the production URLs that secret.example.yaml and
+// k8s/README.md document verify the server (sslmode=verify-full, with the
+// CA as sslrootcert), and every pod that connects (the apps, the migration
+// Job, and the daprd of the app with the actor state store) has that CA
+// (CloudNativePG's Secret taskflow-db-ca) mounted where the URLs say.
+func TestProductionDatabaseTLS(t *testing.T) {
+	t.Parallel()
+	var roots []string
+	for _, file := range []string{"k8s/base/secret.example.yaml", "k8s/README.md"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, raw := range exampleURL.FindAllString(string(data), -1) {
+			u, err := url.Parse(raw)
+			if err != nil || !strings.HasPrefix(u.Hostname(), productionDBHost) {
+				continue // overlays/local's PostgreSQL, or a placeholder
+			}
+			n++
+			q := u.Query()
+			if q.Get("sslmode") != "verify-full" || q.Get("sslrootcert") == "" {
+				t.Errorf("%s: %s: want sslmode=verify-full with sslrootcert (the CA of %s)", file, raw, productionDBHost)
+				continue
+			}
+			roots = append(roots, q.Get("sslrootcert"))
+		}
+		if n == 0 {
+			t.Errorf("%s documents no URL of %s", file, productionDBHost)
+		}
+	}
+	slices.Sort(roots)
+	if roots = slices.Compact(roots); len(roots) != 1 {
+		t.Fatalf("sslrootcert %v: want one path", roots)
+	}
+	dir := path.Dir(roots[0])
+
+	type mounts struct {
+		Spec struct {
+			Template struct {
+				Metadata objectMeta `yaml:"metadata"`
+				Spec     struct {
+					Volumes []struct {
+						Name   string `yaml:"name"`
+						Secret *struct {
+							SecretName string `yaml:"secretName"`
+						} `yaml:"secret"`
+					} `yaml:"volumes"`
+					Containers []struct {
+						VolumeMounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+						} `yaml:"volumeMounts"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	docs := resourceDocs(t, "k8s/base", kustomizations(t))
+	stateStoreApps := []string{}
+	for _, d := range ofKind(docs, "Component") {
+		var c component
+		d.decode(t, &c)
+		for _, m := range c.Spec.Metadata {
+			if m.SecretKeyRef != nil && m.SecretKeyRef.Name == "taskflow-db" {
+				stateStoreApps = append(stateStoreApps, c.Scopes...)
+			}
+		}
+	}
+	for _, d := range append(ofKind(docs, "Deployment"), ofKind(docs, "Job")...) {
+		var m mounts
+		d.decode(t, &m)
+		pod := m.Spec.Template.Spec
+		vol := ""
+		for _, v := range pod.Volumes {
+			if v.Secret != nil && v.Secret.SecretName == "taskflow-db-ca" {
+				vol = v.Name
+			}
+		}
+		if vol == "" {
+			t.Errorf("%s: no volume of the Secret taskflow-db-ca", d)
+			continue
+		}
+		for _, c := range pod.Containers {
+			if !slices.ContainsFunc(c.VolumeMounts, func(vm struct {
+				Name      string `yaml:"name"`
+				MountPath string `yaml:"mountPath"`
+			}) bool {
+				return vm.Name == vol && path.Clean(vm.MountPath) == dir
+			}) {
+				t.Errorf("%s: does not mount %s at %s (sslrootcert %s)", d, vol, dir, roots[0])
+			}
+		}
+		id := m.Spec.Template.Metadata.Annotations["dapr.io/app-id"]
+		if slices.Contains(stateStoreApps, id) {
+			want := vol + ":" + dir
+			if !slices.Contains(strings.Split(m.Spec.Template.Metadata.Annotations["dapr.io/volume-mounts"], ","), want) {
+				t.Errorf("%s: daprd connects to PostgreSQL (actor state store) but dapr.io/volume-mounts lacks %q", d, want)
+			}
+		}
 	}
 }
 

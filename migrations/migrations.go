@@ -1,7 +1,9 @@
 // Package migrations holds TaskFlow's PostgreSQL schema as embedded SQL
 // files (NNNN_name.up.sql with a matching NNNN_name.down.sql) and applies
-// them. Every app runs Up at start-up; an advisory lock makes concurrent
-// starts safe, and each migration commits in its own transaction.
+// them. Every app runs Up at start-up unless DB_MIGRATE=false (then
+// `taskflow migrate up` does, and the apps wait for Pending to be empty); an
+// advisory lock makes concurrent starts safe, and each migration commits in
+// its own transaction.
 package migrations
 
 import (
@@ -15,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -155,6 +158,37 @@ func Applied(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	})
 	sort.Ints(out)
 	return out, err
+}
+
+// Pending returns the versions of the embedded migrations the database has
+// not applied, ascending. It only reads schema_migrations (no lock, no DDL),
+// so a role without rights on the schema may call it; without that table
+// every migration is pending.
+func Pending(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	done, err := appliedVersions(ctx, conn.Conn())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		done, err = map[int]bool{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, m := range all {
+		if !done[m.Version] {
+			out = append(out, m.Version)
+		}
+	}
+	return out, nil
 }
 
 func withLock(ctx context.Context, pool *pgxpool.Pool, fn func(*pgx.Conn) error) (err error) {

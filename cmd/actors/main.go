@@ -35,6 +35,7 @@ type config struct {
 	DaprHTTPPort int
 	DaprGRPCPort int
 	DatabaseURL  string
+	Migrate      bool
 	DBMaxConns   int
 	Writes       postgres.TasksConfig
 	LogLevel     string
@@ -53,6 +54,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		DaprHTTPPort: env.Port("DAPR_HTTP_PORT", 3501),
 		DaprGRPCPort: env.Port("DAPR_GRPC_PORT", 50011),
 		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
+		Migrate:      platform.MigrateOnStart(env),
 		DBMaxConns:   env.Int("DB_MAX_CONNS", 32, 1, 1000),
 		Writes: postgres.TasksConfig{
 			WriteConcurrency: env.Int("DB_WRITE_CONCURRENCY", 4, 1, 1000),
@@ -104,7 +106,7 @@ func main() {
 
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	platform.ServePprof(ctx, cfg.PprofAddr, logger)
-	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-actors", int32(cfg.DBMaxConns), logger)
+	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-actors", int32(cfg.DBMaxConns), cfg.Migrate, logger)
 	if err != nil {
 		return err
 	}

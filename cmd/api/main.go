@@ -26,6 +26,7 @@ type config struct {
 	DaprHTTPPort int
 	DaprGRPCPort int
 	DatabaseURL  string
+	Migrate      bool
 	DBMaxConns   int
 	LogLevel     string
 	PprofAddr    string
@@ -41,6 +42,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		DaprHTTPPort: env.Port("DAPR_HTTP_PORT", 3500),
 		DaprGRPCPort: env.Port("DAPR_GRPC_PORT", 50001),
 		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
+		Migrate:      platform.MigrateOnStart(env),
 		DBMaxConns:   env.Int("DB_MAX_CONNS", 16, 1, 1000),
 		LogLevel:     env.String("LOG_LEVEL", "info"),
 		PprofAddr:    env.String("PPROF_ADDR", ""),
@@ -75,7 +77,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	defer verifier.Close()
-	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-api", int32(cfg.DBMaxConns), logger)
+	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-api", int32(cfg.DBMaxConns), cfg.Migrate, logger)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ type config struct {
 	Port            int
 	DaprHTTPPort    int
 	DatabaseURL     string
+	Migrate         bool
 	LogLevel        string
 	PprofAddr       string
 	PubSub          string
@@ -41,6 +42,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		Port:         env.Port("APP_PORT", 8082),
 		DaprHTTPPort: env.Port("DAPR_HTTP_PORT", 3503),
 		DatabaseURL:  env.String("DATABASE_URL", postgres.DefaultURL),
+		Migrate:      platform.MigrateOnStart(env),
 		LogLevel:     env.String("LOG_LEVEL", "info"),
 		PprofAddr:    env.String("PPROF_ADDR", ""),
 		PubSub:       env.String("PUBSUB_NAME", "taskflow-pubsub"),
@@ -69,7 +71,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	defer verifier.Close()
-	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-auditor", 8, logger)
+	pool, err := platform.OpenDatabase(ctx, cfg.DatabaseURL, "taskflow-auditor", 8, cfg.Migrate, logger)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	subscriptionsv2alpha1 "github.com/dapr/dapr/pkg/apis/subscriptions/v2alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -139,7 +140,7 @@ type crdVersion struct {
 func NewValidator(crdDir string) (*Validator, error) {
 	v := &Validator{scheme: runtime.NewScheme(), crds: map[schema.GroupVersionKind]crdVersion{}}
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme, policyv1.AddToScheme,
+		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme, batchv1.AddToScheme, policyv1.AddToScheme,
 		networkingv1.AddToScheme, componentsv1alpha1.AddToScheme, configurationv1alpha1.AddToScheme,
 		subscriptionsv2alpha1.AddToScheme,
 	} {

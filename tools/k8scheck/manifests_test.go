@@ -58,7 +58,7 @@ func TestOverlaysDecodeStrictly(t *testing.T) {
 				}
 			}
 			// Every decoder kind is exercised, so none passes vacuously.
-			for _, k := range []string{"Deployment", "Service", "NetworkPolicy", "Component", "Configuration", "KafkaTopic", "Kafka", "KafkaNodePool"} {
+			for _, k := range []string{"Deployment", "Job", "Service", "NetworkPolicy", "Component", "Configuration", "KafkaTopic", "Kafka", "KafkaNodePool"} {
 				if kinds[k] == 0 {
 					t.Errorf("rendered no %s", k)
 				}
@@ -85,8 +85,8 @@ func TestProductionHasOperatorResources(t *testing.T) {
 		kinds[o.GVK.Group+"/"+o.GVK.Kind] = true
 	}
 	for _, k := range []string{"kafka.strimzi.io/Kafka", "kafka.strimzi.io/KafkaNodePool", "kafka.strimzi.io/KafkaTopic",
-		"postgresql.cnpg.io/Cluster", "monitoring.coreos.com/ServiceMonitor", "monitoring.coreos.com/PrometheusRule",
-		"policy/PodDisruptionBudget", "autoscaling/HorizontalPodAutoscaler", "networking.k8s.io/NetworkPolicy"} {
+		"kafka.strimzi.io/KafkaUser", "postgresql.cnpg.io/Cluster", "monitoring.coreos.com/ServiceMonitor", "monitoring.coreos.com/PrometheusRule",
+		"policy/PodDisruptionBudget", "autoscaling/HorizontalPodAutoscaler", "batch/Job", "networking.k8s.io/NetworkPolicy"} {
 		if !kinds[k] {
 			t.Errorf("production renders no %s", k)
 		}
@@ -213,6 +213,35 @@ spec:
   kafka:
     listeners: [{name: plain, port: 9092, type: internal, tls: false, tsl: true}]
 `, "tsl"},
+		{"KafkaUser ACL enum", `
+apiVersion: kafka.strimzi.io/v1
+kind: KafkaUser
+metadata: {name: x}
+spec:
+  authentication: {type: scram-sha-512}
+  authorization:
+    type: simple
+    acls: [{resource: {type: topic, name: t, patternType: prefix}, operations: [Produce]}]
+`, "operations"},
+		{"KafkaUser unknown field", `
+apiVersion: kafka.strimzi.io/v1
+kind: KafkaUser
+metadata: {name: x}
+spec:
+  authentication: {type: scram-sha-512}
+  authorization:
+    type: simple
+    acls: [{resource: {type: topic, name: t}, operation: Read, operations: [Read]}]
+`, "operation"},
+		{"Kafka authorization enum", `
+apiVersion: kafka.strimzi.io/v1
+kind: Kafka
+metadata: {name: x}
+spec:
+  kafka:
+    listeners: [{name: tls, port: 9093, type: internal, tls: true}]
+    authorization: {type: acl}
+`, "authorization.type"},
 		{"CRD required field", `
 apiVersion: postgresql.cnpg.io/v1
 kind: Cluster
