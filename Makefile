@@ -75,10 +75,12 @@ bench: dapr build ## Every performance figure in one table, on a stack of its ow
 chaos: dapr ## The long fault run: 10,000 writes while every process is killed -9 in turn (make test runs a short one).
 	TASKFLOW_CHAOS_OPS=$${CHAOS_OPS:-10000} TASKFLOW_FULL_TESTS=1 $(GO) test -race -count=1 -timeout 30m -run '^TestChaos$$' -v ./e2e
 
-fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each.
+fuzz: ## Run every fuzz target for FUZZTIME (default 30s; 1000000x for a million inputs) each, keeping what it found in testdata/fuzz.
 	@for target in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$target/*_test.go | cut -d' ' -f2); do \
 	    echo "== $$target $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$target || exit 1; \
+	    mkdir -p $$target/testdata/fuzz/$$f; \
+	    cp -n $$($(GO) env GOCACHE)/fuzz/github.com/taskflow/taskflow/$${target#./}/$$f/* $$target/testdata/fuzz/$$f/ 2>/dev/null || true; \
 	  done; \
 	done
 
