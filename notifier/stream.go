@@ -145,15 +145,11 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized", err.Error(), "Authorization")
 		return
 	}
-	var last *uuid.UUID
-	if v := firstNonEmpty(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("last_event_id")); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			problem(w, http.StatusBadRequest, "invalid-parameter", "Invalid request parameter",
-				"Last-Event-ID must be an event id from this stream", "Last-Event-ID")
-			return
-		}
-		last = &id
+	last, err := parseLastEventID(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("last_event_id"))
+	if err != nil {
+		problem(w, http.StatusBadRequest, "invalid-parameter", "Invalid request parameter",
+			"Last-Event-ID must be an event id from this stream", "Last-Event-ID")
+		return
 	}
 	s := newStream(claims.UserID, n.cfg.QueueBound)
 	s.expires = claims.ExpiresAt
