@@ -50,6 +50,8 @@ func loadConfig(env *platform.Env) (config, error) {
 			MaxStreamsPerUser: env.Int("NOTIFIER_MAX_STREAMS_PER_USER", 3, 1, 1000),
 			Rate:              float64(env.Int("NOTIFIER_RATE", 10, 1, 10_000)),
 			QueueBound:        env.Int("NOTIFIER_QUEUE", 256, 1, 100_000),
+			QueueBytes:        env.Int("NOTIFIER_QUEUE_BYTES", 1<<20, 4<<10, 1<<30),
+			MaxStreams:        env.Int("NOTIFIER_MAX_STREAMS", 20_000, 1, 10_000_000),
 			WriteTimeout:      env.Duration("NOTIFIER_WRITE_TIMEOUT", 10*time.Second, 10*time.Millisecond),
 			Retention:         env.Duration("NOTIFIER_RETENTION", 24*time.Hour, time.Minute),
 		},
