@@ -4,13 +4,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskflow/taskflow/auditor"
@@ -31,6 +35,7 @@ type config struct {
 	PprofAddr      string
 	PubSub         string
 	AllowedOrigins []string
+	KafkaBrokers   string
 	Auth           auth.Config
 	Notifier       notifier.Config
 }
@@ -44,6 +49,7 @@ func loadConfig(env *platform.Env) (config, error) {
 		PprofAddr:      env.String("PPROF_ADDR", ""),
 		PubSub:         env.String("PUBSUB_NAME", "taskflow-pubsub-fanout"),
 		AllowedOrigins: platform.Origins(env.String("NOTIFIER_ALLOWED_ORIGINS", "*")),
+		KafkaBrokers:   env.String("KAFKA_BROKERS", ""),
 		Auth:           platform.AuthConfig(env),
 		Notifier: notifier.Config{
 			Heartbeat:         env.Duration("NOTIFIER_HEARTBEAT", 30*time.Second, 100*time.Millisecond),
@@ -57,6 +63,17 @@ func loadConfig(env *platform.Env) (config, error) {
 		},
 	}
 	return c, env.Err()
+}
+
+// brokers splits a comma-separated host:port list.
+func brokers(list string) []string {
+	var out []string
+	for _, b := range strings.Split(list, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func main() {
@@ -112,6 +129,20 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	platform.EnableH2C(srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { n.Purge(gctx, 10*time.Minute); return nil })
+	if seeds := brokers(cfg.KafkaBrokers); len(seeds) > 0 {
+		// Each instance reads the topic in a consumer group of its own,
+		// "notifier-{uuid}", new at every start: delete those that earlier
+		// instances left, at start and hourly.
+		kc, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ClientID("taskflow-notifier-admin"))
+		if err != nil {
+			return fmt.Errorf("KAFKA_BROKERS: %w", err)
+		}
+		defer kc.Close()
+		cleaner := notifier.NewGroupCleaner(kadm.NewClient(kc), "notifier-", time.Hour, logger)
+		g.Go(func() error { cleaner.Run(gctx, time.Hour); return nil })
+	} else {
+		logger.InfoContext(ctx, "KAFKA_BROKERS is unset: consumer groups of earlier notifier instances are left to the broker's offset expiry")
+	}
 	g.Go(func() error {
 		platform.Heartbeat(gctx, postgres.NewOps(pool), "notifier", cfg.DaprHTTPPort, nil, logger)
 		return nil
