@@ -34,6 +34,8 @@ type Config struct {
 	MaxStreamsPerUser int           // concurrent streams per user; one more gets 429 (3)
 	Rate              float64       // notifications per second per stream (10)
 	QueueBound        int           // queued notifications per stream before they collapse into one resync (256)
+	QueueBytes        int           // queued event data per stream, in bytes, before it collapses the same way (1 MiB)
+	MaxStreams        int           // open streams on this instance; one more gets 503 with Retry-After (20000)
 	WriteTimeout      time.Duration // a write slower than this drops the stream (10s)
 	RetryHint         time.Duration // the SSE retry: sent on connect (3s)
 	ReplayMargin      time.Duration // replay also what was stored this long before the last event seen: an instance may lag behind the one that stored an event first (10s)
@@ -60,6 +62,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueBound <= 0 {
 		c.QueueBound = 256
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 1 << 20
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 20_000
 	}
 	if c.ReplayLimit <= 0 {
 		c.ReplayLimit = 200
@@ -98,6 +106,7 @@ type Notifier struct {
 
 	mu       sync.Mutex
 	users    map[string]map[*stream]struct{}
+	total    int // streams registered, of every user
 	closing  bool
 	shutdown chan struct{}
 	streams  sync.WaitGroup
@@ -260,6 +269,10 @@ func (n *Notifier) deadLetter(ctx context.Context, m subscribe.Message, reason s
 // ErrTooManyStreams: the user already has the maximum of open streams.
 var ErrTooManyStreams = errors.New("too many open streams")
 
+// ErrAtCapacity: the instance has the maximum of open streams (of all
+// users); connect later, or to another instance.
+var ErrAtCapacity = errors.New("too many open streams on this instance")
+
 // ErrShuttingDown: the notifier is shutting down; connect elsewhere.
 var ErrShuttingDown = errors.New("shutting down")
 
@@ -268,6 +281,9 @@ func (n *Notifier) register(s *stream) error {
 	defer n.mu.Unlock()
 	if n.closing {
 		return ErrShuttingDown
+	}
+	if n.total >= n.cfg.MaxStreams {
+		return fmt.Errorf("%w: at most %d", ErrAtCapacity, n.cfg.MaxStreams)
 	}
 	set := n.users[s.user]
 	if len(set) >= n.cfg.MaxStreamsPerUser {
@@ -278,6 +294,7 @@ func (n *Notifier) register(s *stream) error {
 		n.users[s.user] = set
 	}
 	set[s] = struct{}{}
+	n.total++
 	n.streams.Add(1)
 	n.m.streams.Inc()
 	return nil
@@ -292,6 +309,7 @@ func (n *Notifier) unregister(s *stream) {
 			delete(n.users, s.user)
 		}
 	}
+	n.total--
 	n.streams.Done()
 	n.m.streams.Dec()
 }

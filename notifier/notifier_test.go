@@ -405,7 +405,7 @@ func TestHeartbeatRateAndBacklog(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		n, _ := newNotifier(t, Config{Heartbeat: 30 * time.Second, Rate: 10, QueueBound: 50})
-		s := newStream("jo", n.cfg.QueueBound)
+		s := newStream("jo", n.cfg.QueueBound, n.cfg.QueueBytes)
 		if err := n.register(s); err != nil {
 			t.Fatal(err)
 		}

@@ -34,27 +34,36 @@ type stream struct {
 	expires time.Time     // the token's exp: the stream ends then (zero: never)
 	wake    chan struct{} // capacity 1: "the queue changed"
 
-	mu     sync.Mutex
-	queue  []postgres.Notification
-	bound  int
-	resync bool // the backlog overflowed: send one resync before what follows
-	seen   map[uuid.UUID]struct{}
-	order  []uuid.UUID
+	mu       sync.Mutex
+	queue    []postgres.Notification
+	bound    int  // the most notifications queued
+	maxBytes int  // the most event data queued, in bytes
+	bytes    int  // event data queued now
+	resync   bool // the backlog overflowed: send one resync before what follows
+	seen     map[uuid.UUID]struct{}
+	order    []uuid.UUID
 }
 
-func newStream(user string, bound int) *stream {
-	return &stream{user: user, wake: make(chan struct{}, 1), bound: bound, seen: map[uuid.UUID]struct{}{}}
+func newStream(user string, bound, maxBytes int) *stream {
+	return &stream{user: user, wake: make(chan struct{}, 1), bound: bound, maxBytes: maxBytes, seen: map[uuid.UUID]struct{}{}}
 }
 
 // push queues nt unless the stream already had it; it reports whether the
-// backlog overflowed (and collapsed into a resync). It never blocks.
+// backlog overflowed (and collapsed into a resync): by count or by bytes,
+// so a few large events hold no more memory than the bound allows. It
+// never blocks.
 func (s *stream) push(nt postgres.Notification) (overflow bool) {
 	s.mu.Lock()
 	if s.remember(nt.EventID) {
-		if len(s.queue) >= s.bound {
-			s.queue, s.resync, overflow = s.queue[:0], true, true
+		size := len(nt.Data)
+		if len(s.queue) >= s.bound || s.bytes+size > s.maxBytes {
+			s.collapse()
+			overflow = true
 		}
-		s.queue = append(s.queue, nt)
+		if size <= s.maxBytes { // else the resync stands for it too
+			s.queue = append(s.queue, nt)
+			s.bytes += size
+		}
 	}
 	s.mu.Unlock()
 	select {
@@ -89,13 +98,22 @@ func (s *stream) next() (nt postgres.Notification, resync, ok bool) {
 	if len(s.queue) == 0 {
 		return postgres.Notification{}, false, false
 	}
-	nt, s.queue = s.queue[0], s.queue[1:]
+	nt = s.queue[0]
+	s.queue[0] = postgres.Notification{} // the backing array must not keep its data alive
+	s.queue = s.queue[1:]
+	s.bytes -= len(nt.Data)
 	return nt, false, true
+}
+
+// collapse drops the queue for one resync. s.mu must be held.
+func (s *stream) collapse() {
+	clear(s.queue) // release the dropped events' data
+	s.queue, s.bytes, s.resync = s.queue[:0], 0, true
 }
 
 func (s *stream) markResync() {
 	s.mu.Lock()
-	s.resync, s.queue = true, s.queue[:0]
+	s.collapse()
 	s.mu.Unlock()
 }
 
@@ -151,7 +169,7 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Last-Event-ID must be an event id from this stream", "Last-Event-ID")
 		return
 	}
-	s := newStream(claims.UserID, n.cfg.QueueBound)
+	s := newStream(claims.UserID, n.cfg.QueueBound, n.cfg.QueueBytes)
 	s.expires = claims.ExpiresAt
 	switch err := n.register(s); {
 	case errors.Is(err, ErrTooManyStreams):
@@ -159,6 +177,12 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 		problem(w, http.StatusTooManyRequests, "too-many-streams", "Too many streams",
 			fmt.Sprintf("you already have %d notification streams open; close one (another tab or device) first", n.cfg.MaxStreamsPerUser), "")
+		return
+	case errors.Is(err, ErrAtCapacity):
+		n.m.rejected.WithLabelValues("capacity").Inc()
+		w.Header().Set("Retry-After", "10")
+		problem(w, http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+			"this instance serves as many notification streams as it may; retry later (another instance may take it)", "")
 		return
 	case errors.Is(err, ErrShuttingDown):
 		w.Header().Set("Retry-After", "1")
@@ -286,8 +310,11 @@ func (n *Notifier) replay(ctx context.Context, s *stream, last uuid.UUID) {
 		}
 	}
 	s.queue = append(missed, s.queue...)
-	if len(s.queue) > s.bound {
-		s.queue, s.resync = s.queue[:0], true
+	for _, nt := range missed {
+		s.bytes += len(nt.Data)
+	}
+	if len(s.queue) > s.bound || s.bytes > s.maxBytes {
+		s.collapse()
 		n.m.dropped.WithLabelValues("backlog").Inc()
 	}
 	s.mu.Unlock()

@@ -59,15 +59,15 @@ func TestRelayStandbyTakesOverFromAHungLeader(t *testing.T) {
 	store := postgres.NewTasks(pool)
 	cfg := testConfig
 	cfg.LeaseTTL = time.Second
-	start := func(pub outbox.Publisher) (*prometheus.Registry, context.CancelFunc, <-chan error) {
+	start := func(pub outbox.Publisher) (*outbox.Relay, *prometheus.Registry, context.CancelFunc, <-chan error) {
 		reg := prometheus.NewRegistry()
 		ctx, cancel := context.WithCancel(context.Background())
-		_, done := startRelayWith(t, ctx, pool, pub, &deadLetters{}, cfg, reg)
-		return reg, cancel, done
+		r, done := startRelayWith(t, ctx, pool, pub, &deadLetters{}, cfg, reg)
+		return r, reg, cancel, done
 	}
 
 	hung := newHangingPublisher()
-	regA, stopA, doneA := start(hung)
+	relayA, regA, stopA, doneA := start(hung)
 	t.Cleanup(func() { hung.wakeUp(); stopA() }) // before the pool closes
 	writeHistory(t, store, 2)
 	select {
@@ -78,7 +78,7 @@ func TestRelayStandbyTakesOverFromAHungLeader(t *testing.T) {
 
 	hungAt := time.Now()
 	pubB := newRecorder()
-	regB, stopB, doneB := start(pubB)
+	relayB, regB, stopB, doneB := start(pubB)
 	t.Cleanup(stopB)
 	eventually(t, "standby B to take over from the hung leader and publish its batch", func() bool {
 		return len(pubB.events()) == 2 && unsent(t, pool) == 0
@@ -87,8 +87,8 @@ func TestRelayStandbyTakesOverFromAHungLeader(t *testing.T) {
 	if took := time.Since(hungAt); took > 5*cfg.LeaseTTL {
 		t.Errorf("B took over %v after A hung; the lease TTL is %v", took, cfg.LeaseTTL)
 	}
-	if v, _ := gauge(t, regB, "taskflow_outbox_leader"); v != 1 {
-		t.Fatalf("B's leader gauge = %v", v)
+	if v, _ := gauge(t, regB, "taskflow_outbox_leader"); v != 1 || !relayB.Leading() {
+		t.Fatalf("B's leader gauge = %v, Leading = %v", v, relayB.Leading())
 	}
 
 	// A wakes up: its lease is gone, so it steps down instead of
@@ -96,7 +96,7 @@ func TestRelayStandbyTakesOverFromAHungLeader(t *testing.T) {
 	hung.wakeUp()
 	eventually(t, "the woken leader A to step down", func() bool {
 		v, _ := gauge(t, regA, "taskflow_outbox_leader")
-		return v == 0
+		return v == 0 && !relayA.Leading()
 	})
 	writeHistory(t, store, 3)
 	eventually(t, "B to publish the next task", func() bool { return len(pubB.events()) == 5 && unsent(t, pool) == 0 })

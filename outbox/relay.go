@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -135,6 +136,7 @@ type Relay struct {
 	holder  string // this relay's name in outbox_lease
 	log     *slog.Logger
 	kick    chan struct{}
+	leading atomic.Bool // holds the lease (what the leader gauge shows)
 	metrics metrics
 }
 
@@ -200,6 +202,12 @@ func (r *Relay) Kick() {
 	}
 }
 
+// Leading reports whether this relay holds the lease (is the active one):
+// work one replica should do, like the retention purge, can follow it. A
+// takeover may make two replicas answer true for a moment. Safe for
+// concurrent use.
+func (r *Relay) Leading() bool { return r.leading.Load() }
+
 // holderName is unique to the process: a restarted relay waits for its
 // predecessor's lease to expire rather than taking it as its own.
 func holderName() string {
@@ -223,7 +231,9 @@ func (r *Relay) Run(ctx context.Context) error {
 			if ok {
 				r.log.InfoContext(ctx, "outbox relay is active", "holder", r.holder, "epoch", lease.Epoch())
 				r.metrics.leader.Set(1)
+				r.leading.Store(true)
 				err := r.lead(ctx, lease)
+				r.leading.Store(false)
 				r.metrics.leader.Set(0)
 				if rerr := lease.Release(); rerr != nil && err == nil {
 					err = rerr

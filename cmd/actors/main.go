@@ -23,6 +23,7 @@ import (
 	"github.com/taskflow/taskflow/auditor"
 	"github.com/taskflow/taskflow/internal/actorhost"
 	"github.com/taskflow/taskflow/internal/platform"
+	"github.com/taskflow/taskflow/internal/retention"
 	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/operations"
 	"github.com/taskflow/taskflow/outbox"
@@ -46,6 +47,7 @@ type config struct {
 	Limits       task.Limits
 	Series       actors.SeriesConfig
 	Operations   operations.Config
+	Retention    retention.Config
 }
 
 func loadConfig(env *platform.Env) (config, error) {
@@ -75,6 +77,9 @@ func loadConfig(env *platform.Env) (config, error) {
 			MaxAttempts:  env.Int("OUTBOX_MAX_ATTEMPTS", 10, 1, 1000),
 		},
 	}
+	// Final bookkeeping rows (sent or cancelled reminders, series of
+	// deleted tasks, finished operations) are deleted this many days on.
+	c.Retention = retention.Config{Retention: time.Duration(env.Int("RETENTION_DAYS", 30, 1, 3650)) * 24 * time.Hour}
 	c.Limits = task.Limits{MinRecurrenceInterval: env.Duration("RECURRENCE_MIN_INTERVAL", time.Minute, time.Second)}
 	c.Series = actors.SeriesConfig{
 		MissedPolicy: env.String("SERIES_MISSED_POLICY", actors.MissedLatest),
@@ -187,6 +192,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return relay.Run(gctx) })
+	// The replica whose relay holds the lease purges old final rows.
+	g.Go(func() error {
+		return retention.Run(gctx, cfg.Retention, postgres.NewRetention(pool), relay.Leading, logger)
+	})
 	g.Go(func() error {
 		platform.Heartbeat(gctx, postgres.NewOps(pool), "actors", cfg.DaprHTTPPort,
 			func() map[string]int { return map[string]int{actors.TaskActorType: host.Active()} }, logger)

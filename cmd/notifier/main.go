@@ -4,13 +4,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskflow/taskflow/auditor"
@@ -32,6 +36,7 @@ type config struct {
 	PprofAddr      string
 	PubSub         string
 	AllowedOrigins []string
+	KafkaBrokers   string
 	Auth           auth.Config
 	Notifier       notifier.Config
 }
@@ -46,17 +51,31 @@ func loadConfig(env *platform.Env) (config, error) {
 		PprofAddr:      env.String("PPROF_ADDR", ""),
 		PubSub:         env.String("PUBSUB_NAME", "taskflow-pubsub-fanout"),
 		AllowedOrigins: platform.Origins(env.String("NOTIFIER_ALLOWED_ORIGINS", "*")),
+		KafkaBrokers:   env.String("KAFKA_BROKERS", ""),
 		Auth:           platform.AuthConfig(env),
 		Notifier: notifier.Config{
 			Heartbeat:         env.Duration("NOTIFIER_HEARTBEAT", 30*time.Second, 100*time.Millisecond),
 			MaxStreamsPerUser: env.Int("NOTIFIER_MAX_STREAMS_PER_USER", 3, 1, 1000),
 			Rate:              float64(env.Int("NOTIFIER_RATE", 10, 1, 10_000)),
 			QueueBound:        env.Int("NOTIFIER_QUEUE", 256, 1, 100_000),
+			QueueBytes:        env.Int("NOTIFIER_QUEUE_BYTES", 1<<20, 4<<10, 1<<30),
+			MaxStreams:        env.Int("NOTIFIER_MAX_STREAMS", 20_000, 1, 10_000_000),
 			WriteTimeout:      env.Duration("NOTIFIER_WRITE_TIMEOUT", 10*time.Second, 10*time.Millisecond),
 			Retention:         env.Duration("NOTIFIER_RETENTION", 24*time.Hour, time.Minute),
 		},
 	}
 	return c, env.Err()
+}
+
+// brokers splits a comma-separated host:port list.
+func brokers(list string) []string {
+	var out []string
+	for _, b := range strings.Split(list, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func main() {
@@ -112,6 +131,20 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	platform.EnableH2C(srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { n.Purge(gctx, 10*time.Minute); return nil })
+	if seeds := brokers(cfg.KafkaBrokers); len(seeds) > 0 {
+		// Each instance reads the topic in a consumer group of its own,
+		// "notifier-{uuid}", new at every start: delete those that earlier
+		// instances left, at start and hourly.
+		kc, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ClientID("taskflow-notifier-admin"))
+		if err != nil {
+			return fmt.Errorf("KAFKA_BROKERS: %w", err)
+		}
+		defer kc.Close()
+		cleaner := notifier.NewGroupCleaner(kadm.NewClient(kc), "notifier-", time.Hour, logger)
+		g.Go(func() error { cleaner.Run(gctx, time.Hour); return nil })
+	} else {
+		logger.InfoContext(ctx, "KAFKA_BROKERS is unset: consumer groups of earlier notifier instances are left to the broker's offset expiry")
+	}
 	g.Go(func() error {
 		platform.Heartbeat(gctx, postgres.NewOps(pool), "notifier", cfg.DaprHTTPPort, nil, logger)
 		return nil
