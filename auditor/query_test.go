@@ -168,9 +168,15 @@ func TestQueryProblems(t *testing.T) {
 		})
 	}
 
-	reader.err = errors.New("connection reset by peer")
+	reader.err = errors.New(`relation "task_events" does not exist`)
 	resp, body := get(t, h, base, "ada")
-	if resp.StatusCode != 500 || strings.Contains(string(body), "connection reset") {
+	if resp.StatusCode != 500 || strings.Contains(string(body), "task_events") {
 		t.Fatalf("internal error: %d %s (must not leak)", resp.StatusCode, body)
+	}
+	// An unreachable database is "try again", not an internal error.
+	reader.err = errors.New("read tcp 127.0.0.1:5432: connection reset by peer")
+	resp, body = get(t, h, base, "ada")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || strings.Contains(string(body), "connection reset") {
+		t.Fatalf("database unreachable: %d %s", resp.StatusCode, body)
 	}
 }
