@@ -10,6 +10,7 @@ require (
 	github.com/dapr/dapr v1.18.0
 	github.com/dapr/durabletask-go v0.12.1
 	github.com/dapr/go-sdk v1.15.0
+	github.com/emersion/go-ical v0.0.0-20250329121855-f41e73efc392
 	github.com/evanw/esbuild v0.28.2
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/golang-jwt/jwt/v5 v5.3.1

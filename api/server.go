@@ -58,6 +58,8 @@ type Deps struct {
 	Extra    map[string]http.Handler
 	Registry prometheus.Registerer
 	Now      func() time.Time
+	// Calendars, when set, serves per-user iCalendar feeds.
+	Calendars CalendarFeeds
 	// Ops, when set, serves the ops view under /api/v1/ops to tokens with
 	// its admin role.
 	Ops *OpsDeps
@@ -140,7 +142,17 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 
 	h := &taskHandlers{writer: deps.Writer, reader: deps.Reader, ops: deps.Operations, limits: cfg.Limits,
 		callTimeout: cfg.CallTimeout, now: deps.Now}
+	var cal *calendarHandlers
+	if deps.Calendars != nil {
+		// The feed's secret is its credential: served before authentication.
+		cal = &calendarHandlers{feeds: deps.Calendars, reader: deps.Reader, callTimeout: cfg.CallTimeout, now: deps.Now}
+		app.Get(feedRoute, cal.feed)
+	}
 	v1 := app.Group("/api/v1", authenticate(deps.Verifier), limitWrites(cfg.WriteLimit))
+	if cal != nil {
+		v1.Post("/calendar/feed", cal.rotate)
+		v1.Delete("/calendar/feed", cal.revoke)
+	}
 	v1.Post("/tasks", h.create)
 	v1.Get("/tasks", h.list)
 	v1.Get("/tasks/counts", h.counts)
@@ -232,6 +244,7 @@ var routes = []struct {
 	{regexp.MustCompile(`^/api/v1/tasks/[^/]+/reminders/[^/]+/snooze/?$`), "POST"},
 	{regexp.MustCompile(`^/api/v1/operations/[^/]+/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/openapi\.json$`), "GET"},
+	{regexp.MustCompile(`^/api/v1/calendar/feed/?$`), "POST, DELETE"},
 	{regexp.MustCompile(`^/api/v1/ops/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/ops/(apps|reminders|operations|outbox|dead-letters)/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/ops/operations/[^/]+/(retry|terminate)/?$`), "POST"},

@@ -116,6 +116,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		},
 		DevTokenSecret: devSecret(cfg.Auth),
 		Ops:            ops,
+		Calendars:      postgres.NewCalendarFeeds(pool),
 	}, logger)
 	if err != nil {
 		return err
