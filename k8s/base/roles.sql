@@ -52,6 +52,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON app_instances TO taskflow_actors, taskfl
 GRANT SELECT, INSERT, UPDATE, DELETE ON tasks, idempotency_keys, outbox, reminder_schedule TO taskflow_actors;
 GRANT SELECT, INSERT, UPDATE ON outbox_lease, recurring_series, operations TO taskflow_actors;
 GRANT SELECT, INSERT ON operation_items TO taskflow_actors;
+-- The retention purge (RETENTION_DAYS) runs in the actors app: it deletes
+-- final reminder rows, ended series and finished operations with their items.
+GRANT DELETE ON recurring_series, operations, operation_items TO taskflow_actors;
 
 -- api: reads tasks (writes go through the actors); the ops view reads
 -- reminders, series, operations and dead letters, resets an operation
@@ -60,6 +63,8 @@ GRANT SELECT, INSERT ON operation_items TO taskflow_actors;
 GRANT SELECT ON tasks, reminder_schedule, recurring_series, operation_items TO taskflow_api;
 GRANT SELECT, UPDATE ON operations, dead_letters TO taskflow_api;
 GRANT SELECT, INSERT ON outbox TO taskflow_api;
+-- Calendar feeds: the api creates, rotates, revokes and looks up their hashed secrets.
+GRANT SELECT, INSERT, UPDATE, DELETE ON calendar_feeds TO taskflow_api;
 
 -- notifier: its notifications (and their purge); replays from the audit log.
 GRANT SELECT, INSERT, DELETE ON notifications TO taskflow_notifier;
