@@ -123,8 +123,14 @@ export class TaskList {
     try {
       const page = await api.listTasks({ ...this.params(), cursor }, abort.signal);
       for (const t of page.items) {
-        if (!this.tasks.has(t.id)) this.order.push(t.id);
+        // A live event may have put it in the list already: replace it there.
+        const old = this.list.querySelector(`[data-id="${t.id}"]`);
         this.tasks.set(t.id, t);
+        if (old) {
+          old.replaceWith(this.row(t));
+          continue;
+        }
+        if (!this.order.includes(t.id)) this.order.push(t.id);
         this.list.append(this.row(t));
       }
       this.cursor = page.next_cursor;
