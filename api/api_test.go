@@ -26,6 +26,7 @@ import (
 	"github.com/taskflow/taskflow/api"
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/pgtest"
+	"github.com/taskflow/taskflow/mcptools"
 	"github.com/taskflow/taskflow/postgres"
 	"github.com/taskflow/taskflow/task"
 )
@@ -100,23 +101,26 @@ func newHarnessWith(t *testing.T, cfg api.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := api.New(cfg, api.Deps{
-		Writer: actors.NewClient(inv), Reader: store, Operations: postgres.NewOperations(pool), Verifier: verifier,
-		Registry: prometheus.NewRegistry(), DevTokenSecret: secret,
-		Calendars: postgres.NewCalendarFeeds(pool),
-		Ops: &api.OpsDeps{Store: postgres.NewOps(pool), Operations: postgres.NewOperations(pool), Control: actors.NewClient(inv),
-			Outbox: postgres.NewOutbox(pool)},
-	}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	base := "http://" + ln.Addr().String()
+	app, err := api.New(cfg, api.Deps{
+		Writer: actors.NewClient(inv), Reader: store, Operations: postgres.NewOperations(pool), Verifier: verifier,
+		Registry: prometheus.NewRegistry(), DevTokenSecret: secret,
+		Calendars: postgres.NewCalendarFeeds(pool),
+		MCP:       mcptools.Handler(mcptools.NewServer(&mcptools.Backend{APIURL: base}, mcptools.HeaderCredentials)),
+		Ops: &api.OpsDeps{Store: postgres.NewOps(pool), Operations: postgres.NewOperations(pool), Control: actors.NewClient(inv),
+			Outbox: postgres.NewOutbox(pool)},
+	}, logger)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
-	h := &harness{pool: pool, app: app, base: "http://" + ln.Addr().String(), keys: map[string]string{}}
+	h := &harness{pool: pool, app: app, base: base, keys: map[string]string{}}
 	for _, u := range []string{"alice", "bob"} {
 		tok, err := auth.Mint(secret, u, auth.MintOptions{})
 		if err != nil {

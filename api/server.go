@@ -63,6 +63,9 @@ type Deps struct {
 	// Ops, when set, serves the ops view under /api/v1/ops to tokens with
 	// its admin role.
 	Ops *OpsDeps
+	// MCP, when set, serves the Model Context Protocol (Streamable HTTP)
+	// at /api/v1/mcp to authenticated callers (package mcptools).
+	MCP http.Handler
 	// DevTokenSecret, when set, enables POST /api/v1/dev/token, which mints
 	// tokens for any user: only ever with the public development secret.
 	DevTokenSecret []byte
@@ -152,6 +155,10 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 	if cal != nil {
 		v1.Post("/calendar/feed", cal.rotate)
 		v1.Delete("/calendar/feed", cal.revoke)
+	}
+	if deps.MCP != nil {
+		// Stateless Streamable HTTP: POST only (no session to GET or DELETE).
+		v1.Post("/mcp", adaptor.HTTPHandler(deps.MCP))
 	}
 	v1.Post("/tasks", h.create)
 	v1.Get("/tasks", h.list)

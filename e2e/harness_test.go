@@ -55,7 +55,7 @@ func run(m *testing.M) int {
 	// The apps run with the race detector: a race in them fails the test
 	// that owns the stack (see checkLogs).
 	build := exec.Command("go", "build", "-race", "-o", binDir+"/",
-		"./cmd/actors", "./cmd/api", "./cmd/notifier", "./cmd/auditor", "./cmd/devkafka")
+		"./cmd/actors", "./cmd/api", "./cmd/notifier", "./cmd/auditor", "./cmd/devkafka", "./cmd/taskflow")
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

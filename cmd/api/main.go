@@ -17,6 +17,7 @@ import (
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/internal/brokerlag"
 	"github.com/taskflow/taskflow/internal/platform"
+	"github.com/taskflow/taskflow/mcptools"
 	"github.com/taskflow/taskflow/postgres"
 	"github.com/taskflow/taskflow/task"
 )
@@ -34,6 +35,7 @@ type config struct {
 	API          api.Config
 	AdminRole    string
 	KafkaBrokers string
+	AuditURL     string
 }
 
 func loadConfig(env *platform.Env) (config, error) {
@@ -51,6 +53,8 @@ func loadConfig(env *platform.Env) (config, error) {
 		// the ops view (/ops, /api/v1/ops).
 		AdminRole:    env.String("ADMIN_ROLE", api.DefaultAdminRole),
 		KafkaBrokers: env.String("KAFKA_BROKERS", ""),
+		// The auditor's base URL, where the MCP tool task_history reads.
+		AuditURL: env.String("AUDIT_URL", "http://localhost:8082"),
 		API: api.Config{
 			BodyLimit:   env.Int("API_BODY_LIMIT", 64<<10, 1<<10, 16<<20),
 			CallTimeout: env.Duration("API_CALL_TIMEOUT", 15*time.Second, 100*time.Millisecond),
@@ -117,6 +121,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		DevTokenSecret: devSecret(cfg.Auth),
 		Ops:            ops,
 		Calendars:      postgres.NewCalendarFeeds(pool),
+		// The MCP tools call this API (and the auditor's history) with the
+		// caller's own token, so agents get the very same checks.
+		MCP: mcptools.Handler(mcptools.NewServer(&mcptools.Backend{
+			APIURL: "http://127.0.0.1:" + strconv.Itoa(cfg.Port), AuditURL: cfg.AuditURL,
+		}, mcptools.HeaderCredentials)),
 	}, logger)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@
 //	taskflow run                  start the whole local stack from dapr.yaml
 //	taskflow token --user alice   print a development JWT for a user
 //	taskflow migrate up|down      apply or revert database migrations
+//	taskflow mcp                  serve the MCP tools over stdio for an AI agent
 package main
 
 import (
@@ -33,6 +34,8 @@ const usage = `usage:
   taskflow ops dead-letter ID | replay ID | retry OPERATION_ID | terminate OPERATION_ID
                                                 the ops view from the terminal (TASKFLOW_URL, TASKFLOW_TOKEN)
   taskflow migrate up | down [--steps N]        apply or revert migrations on DATABASE_URL
+  taskflow mcp [--url URL] [--timezone ZONE]    serve the MCP tools for AI agents over stdio, as the user
+                                                whose token TASKFLOW_TOKEN holds (TASKFLOW_URL, TASKFLOW_AUDIT_URL)
 `
 
 func main() {
@@ -58,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, args[1:], stdout)
 	case "ops":
 		return opsCommand(ctx, args[1:], stdout)
+	case "mcp":
+		return mcpCommand(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
