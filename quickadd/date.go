@@ -372,7 +372,7 @@ func (p *parser) clockPhrase(i int) int {
 }
 
 // clockAt reads 9am, 9 am, 9:30pm, 17:00, noon, midnight; a bare hour
-// ("9", "9 o'clock") only when bare (after "at").
+// ("9", "five", "9 o'clock") only when bare (after "at").
 func (p *parser) clockAt(j int, bare bool) (int, clockSpec, bool) {
 	switch p.w(j) {
 	case "noon", "midday":
@@ -381,6 +381,9 @@ func (p *parser) clockAt(j int, bare bool) (int, clockSpec, bool) {
 		return 1, clockSpec{midnight: true}, true
 	}
 	m := clockRe.FindStringSubmatch(p.w(j))
+	if n, ok := numberWords[p.w(j)]; ok && bare && n <= 12 { // "at five"
+		m = []string{p.w(j), strconv.Itoa(n), "", ""}
+	}
 	if m == nil {
 		return 0, clockSpec{}, false
 	}
