@@ -60,6 +60,8 @@ func clocks(tb testing.TB) map[string]testClock {
 		"berlin": {time.Date(2025, 12, 29, 8, 0, 0, 0, berlin), berlin},
 		// 10:00 in New York on the Saturday before spring forward.
 		"spring": {at(spring.AddDate(0, 0, -1), 10, 0, ny), ny},
+		// 10:00 in New York on spring-forward day itself.
+		"springday": {at(spring, 10, 0, ny), ny},
 		// 10:00 in New York on the Saturday before fall back.
 		"fall": {at(fall.AddDate(0, 0, -1), 10, 0, ny), ny},
 	}

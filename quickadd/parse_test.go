@@ -485,6 +485,9 @@ func TestDST(t *testing.T) {
 		{"spring", "Feed cat in 24 hours", on(spring, 11, 0, ny), ""},
 		{"spring", "Feed cat in 1 day", on(spring, 9, 0, ny), ""},
 		{"spring", "Feed cat every hour", cl["spring"].now, "FREQ=HOURLY"},
+		// On the day itself 02:30 has "passed"; the next is 02:30 EDT the day after.
+		{"springday", "Feed cat every day at 2:30am", on(spring.AddDate(0, 0, 1), 2, 30, ny), "FREQ=DAILY"},
+		{"springday", "Feed cat at 2:30am", on(spring.AddDate(0, 0, 1), 2, 30, ny), ""},
 		// 01:30 happens twice on fall-back day: the first, EDT (05:30Z).
 		{"fall", "Feed cat tomorrow at 1:30am", on(fall, 5, 30, time.UTC), ""},
 		{"fall", "Feed cat in 24 hours", on(fall, 9, 0, ny), ""},

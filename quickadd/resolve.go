@@ -192,9 +192,6 @@ func (p *parser) resolve(now time.Time, loc *time.Location) Result {
 	} else if clock != nil {
 		res.DueDate = ptr(clockOnly(*clock, nowZ))
 	}
-	if s.zone >= 0 && !s.used[s.zone] {
-		res.Timezone = loc.String()
-	}
 
 	for i, it := range p.items {
 		if !s.used[i] {
@@ -401,9 +398,11 @@ func series(r recSpec, start *dateSpec, clock *clockSpec, count int, end *time.T
 	}
 	by, bm, bd := base.Date()
 	var from time.Time
+	h, m := defaultHour, 0
 	switch {
 	case at != nil:
-		from = time.Date(by, bm, bd, at[0], at[1], 0, 0, loc)
+		h, m = at[0], at[1]
+		from = time.Date(by, bm, bd, h, m, 0, 0, loc)
 	case r.subDaily() && base.Equal(civil(ty, tm, td)):
 		step := map[string]time.Duration{"HOURLY": time.Hour, "MINUTELY": time.Minute, "SECONDLY": time.Second}[r.freq]
 		from = nowZ
@@ -414,10 +413,10 @@ func series(r recSpec, start *dateSpec, clock *clockSpec, count int, end *time.T
 	case r.subDaily():
 		from = time.Date(by, bm, bd, 0, 0, 0, 0, loc)
 	default:
-		from = time.Date(by, bm, bd, defaultHour, 0, 0, 0, loc)
+		from = time.Date(by, bm, bd, h, m, 0, 0, loc)
 	}
-	if from.Before(nowZ) {
-		from = time.Date(by, bm, bd+1, from.Hour(), from.Minute(), from.Second(), 0, loc)
+	if from.Before(nowZ) { // today's time has passed: the same wall-clock time tomorrow
+		from = time.Date(by, bm, bd+1, h, m, 0, 0, loc)
 	}
 	opt := recurrence.Options{Start: from, Loc: loc, MinInterval: minRecurrenceInterval}
 	probe, err := recurrence.Parse(r.rrule(1, 0), opt)
