@@ -41,7 +41,8 @@ type Result struct {
 	RecurrenceEndDate *time.Time `json:"recurrence_end_date"`
 	// Reminders are offsets before the due date in the notation
 	// task.ParseOffset reads ("1 day", "30 minutes"), at most
-	// task.MaxReminders, never empty JSON null.
+	// task.MaxReminders. Reminders, Tags and Spans are [] rather than null
+	// when empty.
 	Reminders []string `json:"reminders"`
 	// Priority is none, low, medium or high.
 	Priority string `json:"priority"`
