@@ -188,13 +188,26 @@ func (f *fields) firePast() bool {
 }
 
 // decodeDraft reads a create body and validates it with limits; firePast
-// is the fire_past_reminders flag.
-func decodeDraft(c *fiber.Ctx, limits task.Limits) (d task.Draft, firePast bool, err error) {
+// is the fire_past_reminders flag. A body with "text" is a quick add: the
+// draft is what the text says, read at now (see parseText). canonical is
+// what an Idempotency-Key's request hash covers.
+func decodeDraft(c *fiber.Ctx, limits task.Limits, now time.Time) (d task.Draft, firePast bool, canonical []byte, err error) {
 	m, err := object(c, fiber.MIMEApplicationJSON)
 	if err != nil {
-		return task.Draft{}, false, err
+		return task.Draft{}, false, nil, err
 	}
 	f := &fields{m: m}
+	if f.has("text") {
+		firePast = f.firePast()
+		p, err := parseText(c, f, now)
+		if err != nil {
+			return task.Draft{}, false, nil, err
+		}
+		if err := checkText(limits, p.draft, now, firePast); err != nil {
+			return task.Draft{}, false, nil, err
+		}
+		return p.draft, firePast, canonicalText(m, c.Get("Time-Zone")), nil
+	}
 	f.rejectOthers(draftFields)
 	firePast = f.firePast()
 	if f.has("reminders") && !f.isNull("reminders") {
@@ -236,9 +249,10 @@ func decodeDraft(c *fiber.Ctx, limits task.Limits) (d task.Draft, firePast bool,
 		}
 	}
 	if err := merge(f.v.Err(), limits.ValidateDraft(d)); err != nil {
-		return task.Draft{}, false, err
+		return task.Draft{}, false, nil, err
 	}
-	return d, firePast, nil
+	canonical, _ = json.Marshal(d)
+	return d, firePast, canonical, nil
 }
 
 // decodePatch reads a PATCH body (JSON merge patch) and the

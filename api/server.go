@@ -164,6 +164,7 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 	v1.Get("/tasks", h.list)
 	v1.Get("/tasks/counts", h.counts)
 	v1.Post("/tasks/preview", h.preview)
+	v1.Post("/tasks/parse", h.parse)
 	v1.Get("/tasks/:id", h.get)
 	v1.Patch("/tasks/:id", h.update)
 	v1.Delete("/tasks/:id", h.delete)

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -69,7 +68,7 @@ func (h *taskHandlers) ctx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
 
 func (h *taskHandlers) create(c *fiber.Ctx) error {
 	user := userID(c)
-	draft, firePast, err := decodeDraft(c, h.limits)
+	draft, firePast, canonical, err := decodeDraft(c, h.limits, h.now())
 	if err != nil {
 		return err
 	}
@@ -81,7 +80,6 @@ func (h *taskHandlers) create(c *fiber.Ctx) error {
 		if len(key) > MaxIdempotencyKeyLen || !printableASCII(key) {
 			return badParam("Idempotency-Key", "must be 1 to 255 printable ASCII characters")
 		}
-		canonical, _ := json.Marshal(draft)
 		sum := sha256.Sum256(canonical)
 		idem = &task.IdempotencyKey{Key: key, RequestHash: sum[:]}
 		replay, found, err := h.reader.LookupIdempotency(ctx, user, *idem)

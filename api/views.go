@@ -76,11 +76,11 @@ func (h *taskHandlers) preview(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	draft, firePast, err := decodeDraft(c, h.limits)
+	now := h.now()
+	draft, firePast, _, err := decodeDraft(c, h.limits, now)
 	if err != nil {
 		return err
 	}
-	now := h.now()
 	// The id is a placeholder (reminder ids derive from it): nothing is kept.
 	t, err := h.limits.New(uuid.Must(uuid.NewV7()), userID(c), draft, now)
 	if err != nil {
