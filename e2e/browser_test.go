@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskflow/taskflow/auth"
+	"github.com/taskflow/taskflow/task"
 )
 
 // chromiumPath is Debian's chromium (make test installs it).
@@ -161,6 +163,16 @@ func (tb *tab) input(sel, value string) {
 		el.dispatchEvent(new Event("input", {bubbles: true})); el.dispatchEvent(new Event("change", {bubbles: true})); })()`)
 }
 
+// word is a random word of letters, which no quick-add rule reads as a date.
+func word() string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return 'g' + (r - '0')
+		}
+		return r
+	}, strings.ReplaceAll(uuid.NewString(), "-", "")[:6])
+}
+
 func rowWith(title string) string {
 	return `[...document.querySelectorAll("#tasks li")].find(li => li.querySelector(".title").textContent === ` + jsString(title) + `)`
 }
@@ -225,12 +237,29 @@ func TestWebAppRunsADay(t *testing.T) {
 	a.until("it struck through in tab A", rowWith(series)+`?.classList.contains("done") === true`, 5*time.Second)
 
 	// Quick add from the keyboard: n, a title, Enter.
-	quick := "Buy oat milk " + uuid.NewString()[:4]
+	quick := "Buy oat milk " + word()
 	a.do("pressing n", pressKey("n", "KeyN", 78))
 	a.until("the quick-add box to have the focus", `document.activeElement.id === "quick-title"`, 5*time.Second)
 	a.do("typing a title and Enter", chromedp.KeyEvent(quick), chromedp.KeyEvent("\r"))
 	a.until("the quick task", rowWith(quick)+` !== undefined`, 10*time.Second)
 	bTab.until("the quick task in tab B", rowWith(quick)+` !== undefined`, 5*time.Second)
+
+	// Quick add reads a sentence, and shows what it understood as it is typed.
+	plants := "Water the plants " + word()
+	a.do("focusing quick add", chromedp.Click(chromedp.CSS("#quick-title")))
+	a.do("typing a sentence", chromedp.KeyEvent(plants+" tomorrow at 7pm, remind me 1 hour before #garden !high"))
+	a.until("the live preview", `(() => { const p = document.getElementById("quick-preview");
+		return !p.hidden && p.querySelector(".qa-title")?.textContent === `+jsString(plants)+` &&
+			["Due", "#garden", "high priority", "1 hour before"].every(s => p.textContent.includes(s)); })()`, 10*time.Second)
+	a.shot("quickadd-preview-desktop")
+	a.do("Enter", chromedp.KeyEvent("\r"))
+	a.until("the task the sentence made", rowWith(plants)+`?.textContent.includes("garden") && document.getElementById("quick-preview").hidden`, 10*time.Second)
+	var made struct{ Items []task.Task }
+	e.as(t, user).must(200, "GET", "/api/v1/tasks?q="+url.QueryEscape(plants), nil).decode(t, &made)
+	if len(made.Items) != 1 || made.Items[0].Priority != task.PriorityHigh || made.Items[0].DueDate == nil ||
+		made.Items[0].DueDate.In(time.Local).Hour() != 19 || len(made.Items[0].Reminders) != 1 {
+		t.Errorf("the quick-added task: %+v", made.Items)
+	}
 
 	// A reminder that fires in a few seconds: a toast, and snooze from it.
 	c := e.as(t, user)

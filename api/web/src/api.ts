@@ -138,6 +138,30 @@ export async function createTask(body: TaskBody): Promise<Task> {
   return (await call<Task>("POST", v1 + "/tasks", { body })).data;
 }
 
+// Parsed is what POST /api/v1/tasks/parse reads from a quick-add text.
+export interface Parsed {
+  title: string;
+  due_date: string | null;
+  recurrence_pattern: string | null;
+  recurrence_end_date: string | null;
+  reminders: string[];
+  priority: string;
+  tags: string[];
+  timezone: string;
+  spans: { start: number; end: number; field: string; text: string }[];
+  valid: boolean;
+  errors: { field: string; message: string }[];
+}
+
+export async function parseText(text: string, signal?: AbortSignal): Promise<Parsed> {
+  return (await call<Parsed>("POST", v1 + "/tasks/parse", { body: { text, timezone: zone }, signal })).data;
+}
+
+// createFromText creates what parseText reads from text.
+export async function createFromText(text: string): Promise<Task> {
+  return (await call<Task>("POST", v1 + "/tasks", { body: { text, timezone: zone } })).data;
+}
+
 export interface Preview {
   task: Task;
   occurrences: string[];

@@ -5,8 +5,9 @@ import * as api from "./api";
 import { ApiError } from "./api";
 import { $, clear, h } from "./dom";
 import { Editor, followOperation } from "./editor";
-import { when } from "./format";
+import { full, when } from "./format";
 import { openHistory } from "./history";
+import { describe } from "./recur";
 import { isOperator, showOps, stopOps } from "./ops";
 import { noFilters, TaskList, type ViewID, views } from "./list";
 import { Stream, type StreamEvent } from "./stream";
@@ -149,31 +150,7 @@ function wire(): void {
   if (wired) return;
   wired = true;
   $("#signout").addEventListener("click", () => signOut());
-  $("#quickadd").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const input = $("#quick-title") as HTMLInputElement;
-    const title = input.value.trim();
-    if (!title) return;
-    try {
-      const body: { title: string; due_date?: string } = { title };
-      // In Today, a quick task is due today (at the end of the working day).
-      if (list.view === "today") {
-        const d = new Date();
-        d.setHours(Math.max(d.getHours() + 1, 18), 0, 0, 0);
-        if (d.getDate() === new Date().getDate()) body.due_date = d.toISOString();
-      }
-      const t = await api.createTask(body);
-      input.value = "";
-      list.apply(t, t.id);
-      refreshCounts();
-    } catch (err) {
-      if (err instanceof ApiError && err.field("title")) {
-        $("#quick-error").hidden = false;
-        $("#quick-error").textContent = err.field("title")!;
-      } else errorToast(err);
-    }
-  });
-  $("#quick-title").addEventListener("input", () => { $("#quick-error").hidden = true; });
+  wireQuickAdd();
   $("#details").addEventListener("click", () => editor.open(null, ($("#quick-title") as HTMLInputElement).value.trim()));
   const filters = $("#filters") as HTMLFormElement;
   filters.addEventListener("submit", (e) => e.preventDefault());
@@ -400,3 +377,99 @@ async function confirmSeriesDelete(t: Task): Promise<void> {
 }
 
 void main();
+
+// The quick-add box reads what is typed as it is typed (POST
+// /api/v1/tasks/parse) and shows what the task will be: its title, due
+// date, recurrence, reminders, priority and tags. Enter creates exactly
+// that. Text in which nothing is recognised is a plain title; in Today it
+// is due at the end of the working day.
+function wireQuickAdd(): void {
+  const input = $("#quick-title") as HTMLInputElement;
+  const preview = $("#quick-preview");
+  const error = $("#quick-error");
+  let parsed: { text: string; result: api.Parsed } | null = null;
+  let pending: AbortController | null = null;
+  let timer = 0;
+  const showError = (msg: string) => {
+    error.hidden = false;
+    error.textContent = msg;
+    input.setAttribute("aria-invalid", "true");
+  };
+  const hideError = () => {
+    error.hidden = true;
+    input.removeAttribute("aria-invalid");
+  };
+  const render = (r: api.Parsed | null) => {
+    clear(preview);
+    preview.hidden = !r || r.spans.length === 0;
+    if (!r || r.spans.length === 0) return;
+    const chips: (HTMLElement | string)[] = [h("span", { class: "qa-title" }, r.title)];
+    if (r.due_date) chips.push(h("span", { class: "chip qa-due", title: "Due" }, "Due " + when(r.due_date)));
+    if (r.recurrence_pattern) chips.push(h("span", { class: "chip qa-repeat", title: r.recurrence_pattern }, "↻ " + describe(r.recurrence_pattern)));
+    if (r.recurrence_end_date) chips.push(h("span", { class: "chip" }, "until " + full(r.recurrence_end_date)));
+    for (const rem of r.reminders) chips.push(h("span", { class: "chip qa-reminder" }, "Reminder " + rem + " before"));
+    if (r.priority !== "none") chips.push(h("span", { class: "chip prio-" + r.priority }, r.priority + " priority"));
+    for (const tag of r.tags) chips.push(h("span", { class: "chip tag" }, "#" + tag));
+    preview.append(h("span", { class: "visually-hidden" }, "Will create: "), ...chips);
+  };
+  const read = async () => {
+    const text = input.value.trim();
+    pending?.abort();
+    if (!text) {
+      parsed = null;
+      render(null);
+      return;
+    }
+    const ctl = new AbortController();
+    pending = ctl;
+    try {
+      const r = await api.parseText(text, ctl.signal);
+      if (ctl.signal.aborted) return;
+      parsed = { text, result: r };
+      render(r);
+      if (!r.valid && r.errors.length) showError(r.errors[0].message);
+      else hideError();
+    } catch (err) {
+      if (ctl.signal.aborted) return;
+      parsed = null;
+      render(null);
+      if (err instanceof ApiError && err.field("text")) showError(err.field("text")!);
+    }
+  };
+  input.addEventListener("input", () => {
+    hideError();
+    window.clearTimeout(timer);
+    timer = window.setTimeout(read, 150);
+  });
+  $("#quickadd").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    window.clearTimeout(timer);
+    if (!parsed || parsed.text !== text) await read();
+    try {
+      let t: Task;
+      if (parsed && parsed.text === text && parsed.result.spans.length > 0) {
+        t = await api.createFromText(text);
+      } else {
+        const body: { title: string; due_date?: string } = { title: text };
+        // In Today, a quick task is due today (at the end of the working day).
+        if (list.view === "today") {
+          const d = new Date();
+          d.setHours(Math.max(d.getHours() + 1, 18), 0, 0, 0);
+          if (d.getDate() === new Date().getDate()) body.due_date = d.toISOString();
+        }
+        t = await api.createTask(body);
+      }
+      input.value = "";
+      parsed = null;
+      render(null);
+      list.apply(t, t.id);
+      refreshCounts();
+    } catch (err) {
+      if (err instanceof ApiError && (err.field("text") || err.field("title"))) {
+        showError((err.field("text") || err.field("title"))!);
+      } else errorToast(err);
+    }
+  });
+}
