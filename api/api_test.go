@@ -103,7 +103,7 @@ func newHarnessWith(t *testing.T, cfg api.Config) *harness {
 	app, err := api.New(cfg, api.Deps{
 		Writer: actors.NewClient(inv), Reader: store, Operations: postgres.NewOperations(pool), Verifier: verifier,
 		Registry: prometheus.NewRegistry(), DevTokenSecret: secret,
-		Calendars: postgres.NewCalendarFeeds(pool),
+		Calendars: postgres.NewCalendarFeeds(pool), Webhooks: postgres.NewWebhooks(pool),
 		Ops: &api.OpsDeps{Store: postgres.NewOps(pool), Operations: postgres.NewOperations(pool), Control: actors.NewClient(inv),
 			Outbox: postgres.NewOutbox(pool)},
 	}, logger)

@@ -61,6 +61,9 @@ func loadConfig(env *platform.Env) (config, error) {
 			// Where the web app finds the notifier and the auditor: unset
 			// when an Ingress serves them on this origin.
 			Web: api.WebConfig{NotificationsURL: env.String("WEB_NOTIFICATIONS_URL", ""), AuditURL: env.String("WEB_AUDIT_URL", "")},
+			// Local runs and tests only: webhook URLs may name loopback
+			// and private addresses (the auditor must allow them too).
+			WebhookAllowPrivate: env.Bool("WEBHOOK_ALLOW_PRIVATE", false),
 		},
 	}
 	return c, env.Err()
@@ -117,6 +120,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		DevTokenSecret: devSecret(cfg.Auth),
 		Ops:            ops,
 		Calendars:      postgres.NewCalendarFeeds(pool),
+		Webhooks:       postgres.NewWebhooks(pool),
 	}, logger)
 	if err != nil {
 		return err
