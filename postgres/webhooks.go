@@ -255,9 +255,10 @@ func (s *Webhooks) Record(ctx context.Context, j webhook.Job, res webhook.Result
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var attempts, failures int
 		var owner pgtype.UUID
+		var active bool
 		// The webhook first, then the delivery: the order every writer takes.
-		err := tx.QueryRow(ctx, `SELECT consecutive_failures, lease_owner FROM webhooks WHERE id = $1 FOR NO KEY UPDATE`,
-			pgUUID(j.Webhook)).Scan(&failures, &owner)
+		err := tx.QueryRow(ctx, `SELECT consecutive_failures, lease_owner, active FROM webhooks WHERE id = $1 FOR NO KEY UPDATE`,
+			pgUUID(j.Webhook)).Scan(&failures, &owner, &active)
 		if err == nil {
 			err = tx.QueryRow(ctx, `SELECT attempts FROM webhook_deliveries WHERE id = $1 FOR UPDATE`, pgUUID(j.Delivery)).Scan(&attempts)
 		}
@@ -304,7 +305,7 @@ func (s *Webhooks) Record(ctx context.Context, j webhook.Job, res webhook.Result
 			d.Disable, reason, pgUUID(j.Owner), lease.Microseconds()); err != nil {
 			return err
 		}
-		if d.Disable {
+		if d.Disable && active { // not when its owner disabled it meanwhile
 			rec.Disabled = true
 			return failPending(ctx, tx, j.Webhook, "not sent: the webhook was disabled")
 		}

@@ -220,3 +220,36 @@ func auditorRole(t *testing.T, pool *pgxpool.Pool, dbURL string) *pgxpool.Pool {
 	})
 	return rp
 }
+
+// TestWebhookDeliveriesPurge: finished deliveries older than the
+// retention go, in batches; pending ones stay, however old.
+func TestWebhookDeliveriesPurge(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewPool(t)
+	ctx := context.Background()
+	s := postgres.NewWebhooks(pool)
+	w := mustCreateWebhook(t, s, "ada", "*")
+	if _, err := pool.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload, state, created_at)
+		SELECT $1, gen_random_uuid(), 'task.created', '{}', st, now() - age
+		FROM unnest(ARRAY['delivered', 'failed', 'pending', 'delivered', 'delivered']::text[],
+			ARRAY[interval '40 days', interval '31 days', interval '90 days', interval '1 day', interval '35 days']) AS x(st, age)`,
+		w.ID); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-30 * 24 * time.Hour)
+	if n, err := s.Purge(ctx, before, 2); err != nil || n != 2 {
+		t.Fatalf("first batch: %d %v", n, err)
+	}
+	if n, err := s.Purge(ctx, before, 2); err != nil || n != 1 {
+		t.Fatalf("second batch: %d %v", n, err)
+	}
+	ds, err := s.Deliveries(ctx, "ada", w.ID, 10)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("left %+v %v", ds, err)
+	}
+	for _, d := range ds {
+		if d.State == webhook.StateDelivered && d.CreatedAt.Before(before) || d.State == webhook.StateFailed {
+			t.Errorf("kept %+v", d)
+		}
+	}
+}

@@ -163,11 +163,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 		if now := d.now(); !now.Before(nextPurge) && ctx.Err() == nil {
 			nextPurge = now.Add(time.Hour)
-			if n, err := d.store.Purge(ctx, now.Add(-d.cfg.Retention), 10000); err != nil {
-				d.log.WarnContext(ctx, "cannot purge old webhook deliveries", "error", err)
-			} else if n > 0 {
-				d.log.InfoContext(ctx, "purged old webhook deliveries", "count", n)
-			}
+			d.purge(ctx, now.Add(-d.cfg.Retention))
 		}
 		poll.Reset(d.cfg.PollInterval)
 		select {
@@ -177,6 +173,25 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		case <-d.free:
 		case <-poll.C:
 		}
+	}
+}
+
+// purge deletes finished deliveries created before before, in batches.
+func (d *Dispatcher) purge(ctx context.Context, before time.Time) {
+	const batch = 5000
+	var total int64
+	for ctx.Err() == nil {
+		n, err := d.store.Purge(ctx, before, batch)
+		if err != nil {
+			d.log.WarnContext(ctx, "cannot purge old webhook deliveries; trying again in an hour", "error", err)
+			break
+		}
+		if total += n; n < batch {
+			break
+		}
+	}
+	if total > 0 {
+		d.log.InfoContext(ctx, "purged old webhook deliveries", "count", total, "before", before)
 	}
 }
 
