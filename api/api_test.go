@@ -109,8 +109,8 @@ func newHarnessWith(t *testing.T, cfg api.Config) *harness {
 	app, err := api.New(cfg, api.Deps{
 		Writer: actors.NewClient(inv), Reader: store, Operations: postgres.NewOperations(pool), Verifier: verifier,
 		Registry: prometheus.NewRegistry(), DevTokenSecret: secret,
-		Calendars: postgres.NewCalendarFeeds(pool),
-		MCP:       mcptools.Handler(mcptools.NewServer(&mcptools.Backend{APIURL: base}, mcptools.HeaderCredentials)),
+		Calendars: postgres.NewCalendarFeeds(pool), Webhooks: postgres.NewWebhooks(pool),
+		MCP: mcptools.Handler(mcptools.NewServer(&mcptools.Backend{APIURL: base}, mcptools.HeaderCredentials)),
 		Ops: &api.OpsDeps{Store: postgres.NewOps(pool), Operations: postgres.NewOperations(pool), Control: actors.NewClient(inv),
 			Outbox: postgres.NewOutbox(pool)},
 	}, logger)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/taskflow/taskflow/auth"
 	"github.com/taskflow/taskflow/postgres"
 	"github.com/taskflow/taskflow/task"
+	"github.com/taskflow/taskflow/webhook"
 )
 
 // ProblemBase prefixes every problem type URI. The URIs are stable
@@ -53,6 +55,12 @@ func toProblem(err error) *Problem {
 			"one or more fields are invalid; see errors", ve.Fields...)
 	case errors.Is(err, auth.ErrInvalidToken):
 		return problem(fiber.StatusUnauthorized, "unauthorized", "Unauthorized", err.Error())
+	case errors.Is(err, webhook.ErrNotFound):
+		return problem(fiber.StatusNotFound, "not-found", "Webhook not found", "no webhook with this id exists for you",
+			task.FieldError{Field: "id", Message: "is not one of your webhooks"})
+	case errors.Is(err, webhook.ErrTooMany):
+		return problem(fiber.StatusConflict, "webhook-limit", "Too many webhooks",
+			fmt.Sprintf("you have %d webhooks, the most one user may have; delete one first", webhook.MaxPerUser))
 	case errors.Is(err, task.ErrNotFound):
 		return problem(fiber.StatusNotFound, "not-found", "Task not found", "no task with this id exists for you")
 	case errors.Is(err, task.ErrVersionMismatch):

@@ -46,6 +46,10 @@ type Config struct {
 	// Web is what GET /api/v1/config tells the web app (DevSignIn is set
 	// from Deps.DevTokenSecret).
 	Web WebConfig
+	// WebhookAllowPrivate accepts webhook URLs whose host is a loopback,
+	// private or link-local address (WEBHOOK_ALLOW_PRIVATE): local runs
+	// and tests only. The auditor checks every address it dials too.
+	WebhookAllowPrivate bool
 }
 
 // Deps are the API's collaborators.
@@ -60,6 +64,9 @@ type Deps struct {
 	Now      func() time.Time
 	// Calendars, when set, serves per-user iCalendar feeds.
 	Calendars CalendarFeeds
+	// Webhooks, when set, serves each user's outgoing webhooks under
+	// /api/v1/webhooks.
+	Webhooks WebhookStore
 	// Ops, when set, serves the ops view under /api/v1/ops to tokens with
 	// its admin role.
 	Ops *OpsDeps
@@ -160,6 +167,10 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 		// Stateless Streamable HTTP: POST only (no session to GET or DELETE).
 		v1.Post("/mcp", adaptor.HTTPHandler(deps.MCP))
 	}
+	if deps.Webhooks != nil {
+		wh := &webhookHandlers{store: deps.Webhooks, allowPrivate: cfg.WebhookAllowPrivate, callTimeout: cfg.CallTimeout}
+		wh.routes(v1)
+	}
 	v1.Post("/tasks", h.create)
 	v1.Get("/tasks", h.list)
 	v1.Get("/tasks/counts", h.counts)
@@ -253,6 +264,10 @@ var routes = []struct {
 	{regexp.MustCompile(`^/api/v1/operations/[^/]+/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/openapi\.json$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/calendar/feed/?$`), "POST, DELETE"},
+	{regexp.MustCompile(`^/api/v1/webhooks/?$`), "GET, POST"},
+	{regexp.MustCompile(`^/api/v1/webhooks/[^/]+/?$`), "GET, PATCH, DELETE"},
+	{regexp.MustCompile(`^/api/v1/webhooks/[^/]+/rotate-secret/?$`), "POST"},
+	{regexp.MustCompile(`^/api/v1/webhooks/[^/]+/deliveries/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/ops/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/ops/(apps|reminders|operations|outbox|dead-letters)/?$`), "GET"},
 	{regexp.MustCompile(`^/api/v1/ops/operations/[^/]+/(retry|terminate)/?$`), "POST"},

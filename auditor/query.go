@@ -26,8 +26,7 @@ const (
 )
 
 // EventTypes are the values the type filter accepts.
-var EventTypes = []task.EventType{task.EventCreated, task.EventUpdated, task.EventCompleted, task.EventDeleted,
-	task.EventReminderTriggered, task.EventOverdue}
+var EventTypes = task.EventTypes
 
 var queryParams = []string{"type", "from", "to", "limit", "cursor"}
 

@@ -134,6 +134,14 @@ func newEnv(name, dbURL string, o stackOptions) (*env, func() error, error) {
 		// runs the production limit.
 		"API_WRITE_RATE":  "1000",
 		"API_WRITE_BURST": "1000",
+		// Webhook receivers are httptest servers on 127.0.0.1 (dapr.yaml
+		// allows that too; said here, as the tests depend on it), and a
+		// failing one is disabled within about a second.
+		"WEBHOOK_ALLOW_PRIVATE": "true",
+		"WEBHOOK_RETRY_BASE":    "200ms",
+		"WEBHOOK_RETRY_MAX":     "1s",
+		"WEBHOOK_MAX_FAILURES":  "3",
+		"WEBHOOK_POLL_INTERVAL": "100ms",
 	}
 	maps.Copy(stackEnv, o.env)
 	stack, err := devstack.Start(ctx, devstack.Options{

@@ -26,6 +26,19 @@ import (
 type Audit struct {
 	pool *pgxpool.Pool
 	role string
+	// webhooks: Write also enqueues webhook deliveries; kick is called
+	// after a commit that enqueued some.
+	webhooks bool
+	kick     func()
+}
+
+// EnqueueWebhooks makes Write enqueue, in its transaction, a delivery of
+// each new event to each active webhook of the event's user that wants
+// its type (see Webhooks); kick, if not nil, is called after a commit
+// that enqueued any. A redelivered event is stored once and so enqueued
+// once. Call it before the first Write.
+func (a *Audit) EnqueueWebhooks(kick func()) {
+	a.webhooks, a.kick = true, kick
 }
 
 // NewAudit returns an Audit on pool.
@@ -86,6 +99,7 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 		return 0, nil
 	}
 	var written int
+	var enqueued int64
 	// Read committed, whatever the connection's default: after the task
 	// locks each statement must see what the previous holder committed.
 	err := pgx.BeginTxFunc(ctx, a.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
@@ -202,8 +216,32 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 			// computed here would skip a row. Retry; the ids are found then.
 			return fmt.Errorf("append batch: %d of %d events were stored concurrently", len(values)-written, len(values))
 		}
+		if !a.webhooks {
+			return nil
+		}
+		if a.role != "" {
+			// The writer role may only append to the audit log; the
+			// deliveries are the app's own rights.
+			if _, err := tx.Exec(ctx, `RESET ROLE`); err != nil {
+				return fmt.Errorf("reset role: %w", err)
+			}
+		}
+		// The staging table holds exactly the new events. Enqueue order
+		// is delivery order: as they happened, a task's in chain order.
+		tag, err = tx.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload)
+			SELECT w.id, s.event_id, s.event_type, s.payload FROM `+staging.Sanitize()+` s
+			JOIN webhooks w ON w.user_id = s.user_id AND w.active AND (s.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types))
+			ORDER BY s.occurred_at, s.task_id, s.chain_seq, w.id
+			ON CONFLICT (webhook_id, event_id) DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("enqueue webhook deliveries: %w", err)
+		}
+		enqueued = tag.RowsAffected()
 		return nil
 	})
+	if enqueued > 0 && err == nil && a.kick != nil {
+		a.kick()
+	}
 	if err != nil && !errors.Is(err, ErrAuditRejected) && rejected(err) {
 		err = fmt.Errorf("%w: %w", ErrAuditRejected, err)
 	}

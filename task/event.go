@@ -26,6 +26,9 @@ const (
 	EventOverdue EventType = "task.overdue"
 )
 
+// EventTypes lists every event type, in the order above.
+var EventTypes = []EventType{EventCreated, EventUpdated, EventCompleted, EventDeleted, EventReminderTriggered, EventOverdue}
+
 // Firing describes a reminder (or overdue notice) that fired: which, when
 // it was due, when it fired and how late that was.
 type Firing struct {

@@ -65,6 +65,9 @@ func loadConfig(env *platform.Env) (config, error) {
 			// Where the web app finds the notifier and the auditor: unset
 			// when an Ingress serves them on this origin.
 			Web: api.WebConfig{NotificationsURL: env.String("WEB_NOTIFICATIONS_URL", ""), AuditURL: env.String("WEB_AUDIT_URL", "")},
+			// Local runs and tests only: webhook URLs may name loopback
+			// and private addresses (the auditor must allow them too).
+			WebhookAllowPrivate: env.Bool("WEBHOOK_ALLOW_PRIVATE", false),
 		},
 	}
 	return c, env.Err()
@@ -126,6 +129,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		MCP: mcptools.Handler(mcptools.NewServer(&mcptools.Backend{
 			APIURL: "http://127.0.0.1:" + strconv.Itoa(cfg.Port), AuditURL: cfg.AuditURL,
 		}, mcptools.HeaderCredentials)),
+		Webhooks: postgres.NewWebhooks(pool),
 	}, logger)
 	if err != nil {
 		return err

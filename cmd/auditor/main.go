@@ -20,6 +20,7 @@ import (
 	"github.com/taskflow/taskflow/internal/tracing"
 	"github.com/taskflow/taskflow/postgres"
 	"github.com/taskflow/taskflow/task"
+	"github.com/taskflow/taskflow/webhook"
 )
 
 type config struct {
@@ -35,6 +36,7 @@ type config struct {
 	WriterRole      string
 	PartitionMonths int
 	AllowedOrigins  []string
+	Webhooks        webhook.Config
 }
 
 func loadConfig(env *platform.Env) (config, error) {
@@ -56,6 +58,23 @@ func loadConfig(env *platform.Env) (config, error) {
 		},
 		WriterRole:      env.String("AUDIT_DB_ROLE", postgres.AuditWriterRole),
 		PartitionMonths: env.Int("AUDIT_PARTITION_MONTHS", 3, 2, 36),
+		// Outgoing webhooks: their deliveries are enqueued with the audit
+		// writes and sent from here.
+		Webhooks: webhook.Config{
+			Policy: webhook.Policy{
+				RetryBase:   env.Duration("WEBHOOK_RETRY_BASE", webhook.DefaultPolicy.RetryBase, time.Millisecond),
+				RetryMax:    env.Duration("WEBHOOK_RETRY_MAX", webhook.DefaultPolicy.RetryMax, time.Millisecond),
+				MaxFailures: env.Int("WEBHOOK_MAX_FAILURES", webhook.DefaultPolicy.MaxFailures, 1, 1000),
+			},
+			Timeout:      env.Duration("WEBHOOK_TIMEOUT", webhook.DefaultConfig.Timeout, time.Millisecond),
+			Concurrency:  env.Int("WEBHOOK_CONCURRENCY", webhook.DefaultConfig.Concurrency, 1, 1000),
+			PollInterval: env.Duration("WEBHOOK_POLL_INTERVAL", webhook.DefaultConfig.PollInterval, 10*time.Millisecond),
+			AllowPrivate: env.Bool("WEBHOOK_ALLOW_PRIVATE", false),
+			Retention:    time.Duration(env.Int("RETENTION_DAYS", 30, 1, 3650)) * 24 * time.Hour,
+		},
+	}
+	if err := c.Webhooks.Validate(); err != nil {
+		env.Fail(err)
 	}
 	return c, env.Err()
 }
@@ -88,6 +107,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		logger.WarnContext(ctx, "AUDIT_DB_ROLE=none: appending to the audit log as the database user itself")
 	}
 	reg := platform.NewRegistry()
+	webhooks, err := webhook.New(cfg.Webhooks, postgres.NewWebhooks(pool), reg, logger)
+	if err != nil {
+		return err
+	}
+	// Each audit write enqueues the webhook deliveries of its new events
+	// in its own transaction, and wakes the dispatcher.
+	store.EnqueueWebhooks(webhooks.Kick)
 	aud, err := auditor.New(cfg.Auditor, store, auditor.NewDaprDeadLetters(cfg.DaprHTTPPort, cfg.PubSub), reg, logger)
 	if err != nil {
 		return err
@@ -127,6 +153,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// batch and Run returns.
 	g.Go(func() error { aud.Run(context.WithoutCancel(gctx)); return nil })
 	g.Go(func() error { inbox.Run(gctx, 5*time.Second); return nil })
+	g.Go(func() error { webhooks.Run(gctx); return nil })
 	g.Go(func() error { keepPartitions(gctx, store, cfg.PartitionMonths, logger); return nil })
 	g.Go(func() error { platform.Heartbeat(gctx, ops, "auditor", cfg.DaprHTTPPort, nil, logger); return nil })
 	g.Go(func() error {

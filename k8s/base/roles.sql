@@ -65,6 +65,11 @@ GRANT SELECT, UPDATE ON operations, dead_letters TO taskflow_api;
 GRANT SELECT, INSERT ON outbox TO taskflow_api;
 -- Calendar feeds: the api creates, rotates, revokes and looks up their hashed secrets.
 GRANT SELECT, INSERT, UPDATE, DELETE ON calendar_feeds TO taskflow_api;
+-- Webhooks: the api registers, changes and deletes them (a delete cascades
+-- to the deliveries as the owner), shows their deliveries and fails the
+-- pending ones of a webhook its user disables.
+GRANT SELECT, INSERT, UPDATE, DELETE ON webhooks TO taskflow_api;
+GRANT SELECT, UPDATE ON webhook_deliveries TO taskflow_api;
 
 -- notifier: its notifications (and their purge); replays from the audit log.
 GRANT SELECT, INSERT, DELETE ON notifications TO taskflow_notifier;
@@ -81,6 +86,11 @@ GRANT EXECUTE ON FUNCTION taskflow_ensure_event_partitions(timestamptz, integer)
 GRANT taskflow_audit_writer TO taskflow_auditor;
 GRANT SELECT ON task_events TO taskflow_auditor;
 GRANT SELECT, INSERT ON dead_letters TO taskflow_auditor;
+-- Webhooks: the audit write enqueues deliveries in its transaction (as
+-- taskflow_auditor: it resets the writer role first), the dispatcher leases
+-- webhooks, records attempts, disables failing ones and purges old deliveries.
+GRANT SELECT, UPDATE ON webhooks TO taskflow_auditor;
+GRANT SELECT, INSERT, UPDATE, DELETE ON webhook_deliveries TO taskflow_auditor;
 
 -- taskflow_actorstate: Dapr's actor state store (daprd of the actors pods)
 -- creates and owns its dapr_* tables, and has no rights on TaskFlow's. If
