@@ -230,8 +230,19 @@ func TestMCPOnTheStack(t *testing.T) {
 		// lateID is completed now: today lists open tasks only.
 		t.Errorf("stdio today = %v still lists the completed %s", got, lateID)
 	}
+	// create_task from a sentence, read by TaskFlow's quick add.
+	fromText := mustTool(t, stdio, "create_task", map[string]any{"text": "Renew passport " + word + " tomorrow at 10am, remind me 2 hours before #admin p1"})
+	if fromText["title"] != "Renew passport "+word || fromText["priority"] != "high" || fromText["due_date"] == nil {
+		t.Errorf("create_task from text gave %v", fromText)
+	}
+	if tags, _ := fromText["tags"].([]any); len(tags) != 1 || tags[0] != "admin" {
+		t.Errorf("create_task from text: tags %v", fromText["tags"])
+	}
+	if _, failed := tool(t, stdio, "create_task", map[string]any{"text": "#only #tags"}); !strings.Contains(failed, "text") {
+		t.Errorf("create_task from a text with no title: %q, want an error on text", failed)
+	}
 	out := mustTool(t, stdio, "search_tasks", map[string]any{"query": word, "include_completed": true})
-	if got := itemIDs(out["items"]); !slices.Contains(got, lateID) || !slices.Contains(got, soonID) {
+	if got := itemIDs(out["items"]); !slices.Contains(got, lateID) || !slices.Contains(got, soonID) || !slices.Contains(got, fromText["id"].(string)) {
 		t.Errorf("stdio search = %v", got)
 	}
 	h := mustTool(t, stdio, "task_history", map[string]any{"id": lateID})
