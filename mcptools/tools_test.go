@@ -228,7 +228,7 @@ func TestSnoozeFindsTheOnlyReminder(t *testing.T) {
 	path := "/api/v1/tasks/" + taskID
 	rid := "5c7e1d0a-6b2f-5e8e-9d41-3a0f8b2c7e55"
 	f := &fakeREST{answers: map[string]answer{
-		"GET " + path + "/reminders": {200, `{"items":[{"reminder_id":"` + rid + `","type":"offset","status":"fired"},{"reminder_id":"x","type":"overdue"}]}`},
+		"GET " + path + "/reminders":                     {200, `{"items":[{"reminder_id":"` + rid + `","type":"offset","status":"fired"},{"reminder_id":"x","type":"overdue"}]}`},
 		"POST " + path + "/reminders/" + rid + "/snooze": {200, `{"id":"` + taskID + `"}`},
 	}}
 	cs := connect(t, f, Credentials{Authorization: "Bearer tok"}, time.Now())
