@@ -132,7 +132,9 @@ func (h *webhookHandlers) update(c *fiber.Ctx) error {
 		p.EventTypes = eventTypes(f, false)
 	}
 	if f.has("active") {
-		if b, ok := decodeInto[bool](f, "active", "true or false"); ok {
+		if f.isNull("active") {
+			f.v.Add("active", "must be true or false")
+		} else if b, ok := decodeInto[bool](f, "active", "true or false"); ok {
 			p.Active = &b
 		}
 	}

@@ -104,6 +104,7 @@ func TestWebhooksAPI(t *testing.T) {
 		{"POST", "/api/v1/webhooks", map[string]any{"url": 7, "event_types": "task.created", "secret": "mine"}, 422, []string{"event_types", "secret", "url"}},
 		{"POST", "/api/v1/webhooks", map[string]any{"url": "https://example.com", "event_types": []string{}}, 422, []string{"event_types"}},
 		{"PATCH", id, map[string]any{"active": "yes", "id": "x"}, 422, []string{"active", "id"}},
+		{"PATCH", id, map[string]any{"active": nil}, 422, []string{"active"}},
 		{"PATCH", id, map[string]any{"url": "localhost:80"}, 422, []string{"url"}},
 		{"GET", id + "/deliveries?limit=0", nil, 400, []string{"limit"}},
 		{"GET", id + "/deliveries?state=failed", nil, 400, []string{"state"}},

@@ -228,9 +228,18 @@ func (a *Audit) Write(ctx context.Context, batch []task.AuditRecord) (int, error
 		}
 		// The staging table holds exactly the new events. Enqueue order
 		// is delivery order: as they happened, a task's in chain order.
-		tag, err = tx.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload)
+		// The webhooks are locked FOR SHARE: a webhook its owner deletes
+		// or disables meanwhile is waited for and then skipped (READ
+		// COMMITTED re-reads a changed row), so a delivery is never
+		// enqueued for a webhook that is gone (a foreign-key failure would
+		// reject the audit batch) or left pending on a disabled one.
+		tag, err = tx.Exec(ctx, `WITH hooks AS (
+				SELECT w.id, w.user_id, w.event_types FROM webhooks w
+				WHERE w.user_id IN (SELECT DISTINCT user_id FROM `+staging.Sanitize()+`) AND w.active
+				FOR SHARE)
+			INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, payload)
 			SELECT w.id, s.event_id, s.event_type, s.payload FROM `+staging.Sanitize()+` s
-			JOIN webhooks w ON w.user_id = s.user_id AND w.active AND (s.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types))
+			JOIN hooks w ON w.user_id = s.user_id AND (s.event_type = ANY (w.event_types) OR '*' = ANY (w.event_types))
 			ORDER BY s.occurred_at, s.task_id, s.chain_seq, w.id
 			ON CONFLICT (webhook_id, event_id) DO NOTHING`)
 		if err != nil {
@@ -262,7 +271,9 @@ func rejected(err error) bool {
 	if !errors.As(err, &pgErr) {
 		return false
 	}
-	if pgErr.Code == "23505" { // unique_violation: a race, not the data
+	switch pgErr.Code {
+	case "23505", // unique_violation: a race, not the data
+		"23503": // foreign_key_violation: a webhook deleted meanwhile, not the audit data
 		return false
 	}
 	switch pgErr.Code[:2] {

@@ -201,10 +201,13 @@ func (s *Webhooks) Claim(ctx context.Context, owner uuid.UUID, n int, lease time
 	rows, err := s.pool.Query(ctx, `UPDATE webhooks SET lease_owner = $1, leased_until = now() + $2 * interval '1 microsecond'
 		WHERE id IN (
 			SELECT w.id FROM webhooks w
-			WHERE w.id IN (SELECT d.webhook_id FROM webhook_deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= now())
-				AND w.active
+			WHERE w.active
 				AND (w.leased_until IS NULL OR w.lease_owner IS NULL OR w.leased_until < now())
 				AND (w.retry_at IS NULL OR w.retry_at <= now())
+				-- per webhook, on idx_webhook_deliveries_pending: a webhook
+				-- waiting out a retry never has its backlog scanned
+				AND EXISTS (SELECT 1 FROM webhook_deliveries d
+					WHERE d.webhook_id = w.id AND d.state = 'pending' AND d.next_attempt_at <= now())
 			ORDER BY w.leased_until NULLS FIRST
 			LIMIT $3
 			FOR NO KEY UPDATE SKIP LOCKED)
@@ -290,8 +293,10 @@ func (s *Webhooks) Record(ctx context.Context, j webhook.Job, res webhook.Result
 		if !next.Valid {
 			state, rec.GaveUp = webhook.StateFailed, true
 		}
+		// Only a delivery still pending: its owner may have disabled the
+		// webhook (failing its deliveries) during the attempt.
 		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET state = $2, attempts = $3, last_status = $4,
-				last_error = $5, last_attempt_at = $6, next_attempt_at = coalesce($7, next_attempt_at) WHERE id = $1`,
+				last_error = $5, last_attempt_at = $6, next_attempt_at = coalesce($7, next_attempt_at) WHERE id = $1 AND state = 'pending'`,
 			pgUUID(j.Delivery), state, attempts, status, lastErr, res.At, next); err != nil {
 			return err
 		}

@@ -178,6 +178,83 @@ func TestAuditEnqueuesWebhookDeliveries(t *testing.T) {
 	}
 }
 
+// TestAuditWaitsForAWebhookBeingDeleted: a user deleting (or disabling) a
+// webhook while the auditor writes one of their events neither rejects
+// the audit batch (a foreign-key failure would send the event to the dead
+// letters) nor leaves a delivery pending for a webhook that is gone.
+func TestAuditWaitsForAWebhookBeingDeleted(t *testing.T) {
+	t.Parallel()
+	pool, dbURL := pgtest.NewPool(t)
+	ctx := context.Background()
+	s := postgres.NewWebhooks(pool)
+	for _, change := range []string{"delete", "disable"} {
+		t.Run(change, func(t *testing.T) {
+			user := "eve-" + change
+			hook := mustCreateWebhook(t, s, user, "*")
+			audit := postgres.NewAudit(auditorRole(t, pool, dbURL))
+			if err := audit.WriteAs(ctx, postgres.AuditWriterRole); err != nil {
+				t.Fatal(err)
+			}
+			audit.EnqueueWebhooks(func() {})
+
+			// The user's change, not yet committed, holds the webhook's row.
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			stmt := `DELETE FROM webhooks WHERE id = $1`
+			if change == "disable" {
+				stmt = `UPDATE webhooks SET active = false WHERE id = $1`
+			}
+			if _, err := tx.Exec(ctx, stmt, hook.ID); err != nil {
+				t.Fatal(err)
+			}
+			ev := auditEvent(t, auditTask(t, user), task.EventCreated, 1, time.Now().UTC())
+			done := make(chan error, 1)
+			go func() {
+				_, err := audit.Write(ctx, []task.AuditRecord{ev})
+				done <- err
+			}()
+			// The write must wait for the change (a lock wait), not race it.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				var waiting bool
+				if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%webhook_deliveries%')`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				if waiting {
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("the audit write did not wait for the webhook's change: %v", err)
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the audit write never waited for the webhook's change")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("the audit write failed: %v", err)
+			}
+			var stored, pending int
+			if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM task_events WHERE event_id = $1),
+				(SELECT count(*) FROM webhook_deliveries WHERE event_id = $1)`, ev.EventID).Scan(&stored, &pending); err != nil {
+				t.Fatal(err)
+			}
+			if stored != 1 || pending != 0 {
+				t.Errorf("after the %s: %d audit rows, %d deliveries; want 1 and 0", change, stored, pending)
+			}
+		})
+	}
+}
+
 // auditorRole makes a login role with the auditor's grants of
 // k8s/base/roles.sql and returns a pool connected as it.
 func auditorRole(t *testing.T, pool *pgxpool.Pool, dbURL string) *pgxpool.Pool {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -318,11 +319,13 @@ func (d *Dispatcher) send(ctx context.Context, job Job, at time.Time) Result {
 func describe(err error, timeout time.Duration) string {
 	switch {
 	case errors.As(err, new(*refusedError)):
-		var re *refusedError
-		errors.As(err, &re)
-		return "refused: " + re.Error()
+		// Not the address: a user must not map the internal network
+		// through their deliveries' errors.
+		return "refused: the URL does not lead to a public address; webhooks reach public addresses only"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return fmt.Sprintf("no answer within %s", timeout)
+	case errors.As(err, new(*net.DNSError)):
+		return "connection failed: the host name did not resolve"
 	}
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) && ue.Unwrap() != nil {

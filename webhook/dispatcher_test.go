@@ -342,7 +342,7 @@ func TestDispatcherFailures(t *testing.T) {
 				case <-time.After(5 * time.Second):
 				}
 			}},
-		{name: "private addresses are refused when dialled", private: false, want: "refused: 127.0.0.1 is a loopback address",
+		{name: "private addresses are refused when dialled", private: false, want: "refused: the URL does not lead to a public address",
 			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) }}, // 299 would be a success
 		{name: "4xx is a failure", private: true, status: 410, want: "HTTP 410: gone",
 			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(410); _, _ = io.WriteString(w, "gone") }},
