@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/olebedev/when"
@@ -69,6 +70,19 @@ var dashNumbers = regexp.MustCompile(`^\d+-\d+$`)
 // "at 9" and "midnight", and returns only the first cluster of matches.
 // Its rules are still a good net for phrases this grammar lacks ("in a few
 // days", "last night").
+// whenParser is built once: its rules are dozens of regular expressions.
+// A Parser made with New holds its options from the start and is only read
+// by Parse, so one serves concurrent calls.
+var whenParser = sync.OnceValue(func() *when.Parser {
+	w := when.New(nil)
+	w.Add(en.All...)
+	w.Add(common.All...)
+	return w
+})
+
+// maxWhenHints bounds the passes over one text (each runs every rule).
+const maxWhenHints = 8
+
 func whenHints(text string, now time.Time) (out []hint) {
 	defer func() {
 		// when is third-party code run on user input: a panic in one of its
@@ -77,10 +91,8 @@ func whenHints(text string, now time.Time) (out []hint) {
 			out = nil
 		}
 	}()
-	w := when.New(nil)
-	w.Add(en.All...)
-	w.Add(common.All...)
-	for off := 0; off < len(text); {
+	w := whenParser()
+	for off, n := 0, 0; off < len(text) && n < maxWhenHints; n++ {
 		r, err := w.Parse(text[off:], now)
 		if err != nil || r == nil || r.Index < 0 {
 			break

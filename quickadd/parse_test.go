@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/taskflow/taskflow/quickadd"
+	"github.com/taskflow/taskflow/task"
 )
 
 // Zones as the expected dates name them.
@@ -501,5 +502,26 @@ func TestDST(t *testing.T) {
 		case (res.RecurrencePattern == nil) != (c.pattern == "") || (c.pattern != "" && *res.RecurrencePattern != c.pattern):
 			t.Errorf("%s %q: pattern %v, want %q", c.clock, c.text, res.RecurrencePattern, c.pattern)
 		}
+	}
+}
+
+// TestInRoundsUp: "in 10 minutes" said at 14:07:42 is 14:18, not 14:17, so
+// a reminder as long before as the wait is not a few seconds in the past.
+func TestInRoundsUp(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 3, 5, 14, 7, 42, 0, time.UTC)
+	res, err := quickadd.Parse("Leave in 10 minutes, remind me 10 minutes before", now, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2025, 3, 5, 14, 18, 0, 0, time.UTC); res.DueDate == nil || !res.DueDate.Equal(want) {
+		t.Fatalf("due %v, want %v", res.DueDate, want)
+	}
+	if len(res.Reminders) != 1 {
+		t.Fatalf("reminders %v", res.Reminders)
+	}
+	d, err := task.ParseOffset(res.Reminders[0])
+	if err != nil || res.DueDate.Add(-d).Before(now) {
+		t.Errorf("the reminder fires at %v, before now %v (%v)", res.DueDate.Add(-d), now, err)
 	}
 }

@@ -352,8 +352,9 @@ func clockOnly(c clockSpec, nowZ time.Time) time.Time {
 }
 
 // instant is "in 30 minutes": now plus the calendar days and months, plus
-// the duration, to the minute (to the second when the duration has
-// seconds).
+// the duration, rounded up to the minute (to the second when the duration
+// has seconds). Up, so that "in 10 minutes, remind me 10 minutes before"
+// does not put the reminder a few seconds in the past.
 func instant(d dateSpec, nowZ time.Time) time.Time {
 	t := nowZ
 	if d.months != 0 || d.days != 0 {
@@ -361,10 +362,14 @@ func instant(d dateSpec, nowZ time.Time) time.Time {
 		t = time.Date(y, m, dd, nowZ.Hour(), nowZ.Minute(), nowZ.Second(), nowZ.Nanosecond(), nowZ.Location())
 	}
 	t = t.Add(d.dur)
+	unit := time.Second
 	if d.dur%time.Minute == 0 {
-		return t.Truncate(time.Minute)
+		unit = time.Minute
 	}
-	return t.Truncate(time.Second)
+	if r := t.Truncate(unit); r.Before(t) {
+		return r.Add(unit)
+	}
+	return t
 }
 
 // series works out a recurring task: its first occurrence (the due date)
