@@ -125,12 +125,13 @@ func (h *taskHandlers) parse(c *fiber.Ctx) error {
 		f.v.Add("text", "is required")
 		return f.v.Err()
 	}
+	firePast := f.firePast()
 	p, err := parseText(c, f, h.now())
 	if err != nil {
 		return err
 	}
 	resp := parseResponse{Result: p.result, Valid: true, Errors: []task.FieldError{}}
-	if err := checkText(h.limits, p.draft, h.now(), f.firePast()); err != nil {
+	if err := checkText(h.limits, p.draft, h.now(), firePast); err != nil {
 		var ve *task.ValidationError
 		if !errors.As(err, &ve) {
 			return err

@@ -158,14 +158,16 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*fiber.App, error) {
 		cal = &calendarHandlers{feeds: deps.Calendars, reader: deps.Reader, callTimeout: cfg.CallTimeout, now: deps.Now}
 		app.Get(feedRoute, cal.feed)
 	}
+	if deps.MCP != nil {
+		// Stateless Streamable HTTP: POST only (no session to GET or
+		// DELETE). Mounted before the group: not write-limited itself (a
+		// list is a POST too), the tools' calls to the API are.
+		app.Post("/api/v1/mcp", authenticate(deps.Verifier), adaptor.HTTPHandler(deps.MCP))
+	}
 	v1 := app.Group("/api/v1", authenticate(deps.Verifier), limitWrites(cfg.WriteLimit))
 	if cal != nil {
 		v1.Post("/calendar/feed", cal.rotate)
 		v1.Delete("/calendar/feed", cal.revoke)
-	}
-	if deps.MCP != nil {
-		// Stateless Streamable HTTP: POST only (no session to GET or DELETE).
-		v1.Post("/mcp", adaptor.HTTPHandler(deps.MCP))
 	}
 	if deps.Webhooks != nil {
 		wh := &webhookHandlers{store: deps.Webhooks, allowPrivate: cfg.WebhookAllowPrivate, callTimeout: cfg.CallTimeout}
