@@ -42,7 +42,7 @@ const (
 	DaprVersion         = "1.18.0"
 	// DaprBuild names the build of tools/dapr that `make dapr` makes (the
 	// Makefile's DAPR_BUILD).
-	DaprBuild = DaprVersion + "-b3"
+	DaprBuild = DaprVersion + "-b4"
 )
 
 // Options configures Start. Only Root is required.

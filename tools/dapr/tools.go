@@ -1,6 +1,7 @@
 //go:build tools
 
-// Package dapr pins the Dapr runtime commands this module builds.
+// Package dapr pins the Dapr runtime commands this module builds (daprd
+// itself is ./daprd, upstream's runtime with fewer components).
 package dapr
 
 import (
