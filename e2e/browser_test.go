@@ -326,6 +326,12 @@ func TestWebAppRunsADay(t *testing.T) {
 	p.do("opening the editor", chromedp.Click(chromedp.CSS("#details")), chromedp.WaitVisible(chromedp.CSS("#f-title")))
 	p.shot("editor-phone")
 	p.do("closing it", chromedp.Click(chromedp.CSS("#editor header button")))
+	p.do("focusing quick add", chromedp.Click(chromedp.CSS("#quick-title")))
+	p.do("typing a sentence", chromedp.KeyEvent("Pay rent on the 1st of every month at 9am, remind me a day before #home !high"))
+	p.until("the live preview", `(() => { const q = document.getElementById("quick-preview");
+		return !q.hidden && q.querySelector(".qa-title")?.textContent === "Pay rent" && q.textContent.includes("monthly on day 1"); })()`, 10*time.Second)
+	p.shot("quickadd-preview-phone")
+	p.eval("clearing it", `(() => { const q = document.getElementById("quick-title"); q.value = ""; q.dispatchEvent(new Event("input", {bubbles: true})); })()`)
 	p.do("the Completed view", chromedp.Click(chromedp.CSS(`button[data-view=completed]`)))
 	p.until("the completed instance", rowWith(series)+` !== undefined`, 10*time.Second)
 	p.eval("opening the history", rowWith(series)+`.querySelector(".actions button:nth-child(2)").click()`)

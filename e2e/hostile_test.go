@@ -205,7 +205,9 @@ func TestHostileCallers(t *testing.T) {
 		if r := bob.do("GET", "/api/v1/ops/operations", nil); r.status != 403 {
 			t.Errorf("bob at the ops view = %d", r.status)
 		}
-		// Alice's change reaches her stream and not bob's.
+		// Alice's change reaches her stream and not bob's, once the
+		// notifier reads the topic (it joins at the newest offset).
+		e.notifierReady(t, e.stack.App("notifier").URL)
 		mine, _ := openStream(t, e.stack.App("notifier").URL, alice.token, "")
 		theirs, _ := openStream(t, e.stack.App("notifier").URL, bob.token, "")
 		alice.must(200, "PATCH", "/api/v1/tasks/"+id, map[string]any{"title": "Alice's secret, edited"})

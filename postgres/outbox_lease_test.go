@@ -57,7 +57,9 @@ func TestOutboxLeaseExpiresAndFencesTheDeposedHolder(t *testing.T) {
 	}
 	ctx := context.Background()
 	outbox := postgres.NewOutbox(pool)
-	const ttl = 500 * time.Millisecond
+	// Each lease statement must finish within ttl/3; 1.5 s leaves room for
+	// a loaded CI machine running -race (500 ms timed out there).
+	const ttl = 1500 * time.Millisecond
 
 	a, ok, err := outbox.TryLease(ctx, "a", ttl)
 	if err != nil || !ok {
