@@ -205,13 +205,29 @@ func TestHostileCallers(t *testing.T) {
 		if r := bob.do("GET", "/api/v1/ops/operations", nil); r.status != 403 {
 			t.Errorf("bob at the ops view = %d", r.status)
 		}
-		// Alice's change reaches her stream and not bob's, once the
-		// notifier reads the topic (it joins at the newest offset).
-		e.notifierReady(t, e.stack.App("notifier").URL)
+		// Alice's change reaches her stream and not bob's. The notifier
+		// reads the topic from the newest offset once its consumer has
+		// joined, which may be after the stack is up: edit until an edit
+		// arrives, then once more.
 		mine, _ := openStream(t, e.stack.App("notifier").URL, alice.token, "")
 		theirs, _ := openStream(t, e.stack.App("notifier").URL, bob.token, "")
-		alice.must(200, "PATCH", "/api/v1/tasks/"+id, map[string]any{"title": "Alice's secret, edited"})
-		mine.waitFor(t, "alice's update", func(ev sseEvent) bool { return strings.Contains(ev.Data, "Alice's secret, edited") })
+		arrived := false
+		for deadline := time.Now().Add(60 * time.Second); !arrived && time.Now().Before(deadline); {
+			title := "Alice's secret, edited " + uuid.NewString()[:8]
+			alice.must(200, "PATCH", "/api/v1/tasks/"+id, map[string]any{"title": title})
+			for wait := time.After(time.Second); !arrived; {
+				select {
+				case ev := <-mine.events:
+					arrived = strings.Contains(ev.Data, title)
+					continue
+				case <-wait:
+				}
+				break
+			}
+		}
+		if !arrived {
+			t.Fatal("none of alice's edits reached her stream within 60 s")
+		}
 		alice.must(200, "PATCH", "/api/v1/tasks/"+id, map[string]any{"title": "Alice's secret, again"})
 		mine.waitFor(t, "alice's second update", func(ev sseEvent) bool { return strings.Contains(ev.Data, "Alice's secret, again") })
 		for len(theirs.events) > 0 {
