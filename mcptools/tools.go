@@ -132,11 +132,7 @@ func (t *tools) listTasks(ctx context.Context, req *mcp.CallToolRequest, in List
 	if in.Priority != "" {
 		q.Set("priority", in.Priority)
 	}
-	var out map[string]any
-	if err := t.b.api(ctx, cred, http.MethodGet, "/api/v1/tasks", q, nil, &out); err != nil {
-		return nil, nil, err
-	}
-	return nil, out, nil
+	return t.send(ctx, cred, http.MethodGet, "/api/v1/tasks", q, nil)
 }
 
 func (t *tools) searchTasks(ctx context.Context, req *mcp.CallToolRequest, in SearchInput) (*mcp.CallToolResult, any, error) {
@@ -154,11 +150,7 @@ func (t *tools) searchTasks(ctx context.Context, req *mcp.CallToolRequest, in Se
 	if err := page(q, in.Limit, in.Cursor); err != nil {
 		return nil, nil, err
 	}
-	var out map[string]any
-	if err := t.b.api(ctx, cred, http.MethodGet, "/api/v1/tasks", q, nil, &out); err != nil {
-		return nil, nil, err
-	}
-	return nil, out, nil
+	return t.send(ctx, cred, http.MethodGet, "/api/v1/tasks", q, nil)
 }
 
 // viewQuery is the list query of a view, "today" being the day in zone.
@@ -323,8 +315,14 @@ func (t *tools) createTask(ctx context.Context, req *mcp.CallToolRequest, in Cre
 			body["reminders"] = reminderSpecs(in.Reminders)
 		}
 	}
+	return t.send(ctx, cred, http.MethodPost, "/api/v1/tasks", nil, body)
+}
+
+// send makes one API call as the caller and hands its JSON answer to the
+// agent as the tool's result.
+func (t *tools) send(ctx context.Context, cred Credentials, method, path string, q url.Values, body any) (*mcp.CallToolResult, any, error) {
 	var out map[string]any
-	if err := t.b.api(ctx, cred, http.MethodPost, "/api/v1/tasks", nil, body, &out); err != nil {
+	if err := t.b.api(ctx, cred, method, path, q, body, &out); err != nil {
 		return nil, nil, err
 	}
 	return nil, out, nil
@@ -411,11 +409,7 @@ func (t *tools) updateTask(ctx context.Context, req *mcp.CallToolRequest, in Upd
 	if in.WholeSeries {
 		q = url.Values{"scope": {"series"}}
 	}
-	var out map[string]any
-	if err := t.b.api(ctx, cred, http.MethodPatch, path, q, body, &out); err != nil {
-		return nil, nil, err
-	}
-	return nil, out, nil
+	return t.send(ctx, cred, http.MethodPatch, path, q, body)
 }
 
 func (t *tools) command(suffix, method string) mcp.ToolHandlerFor[IDInput, any] {
@@ -499,11 +493,7 @@ func (t *tools) snoozeReminder(ctx context.Context, req *mcp.CallToolRequest, in
 	body := map[string]any{}
 	setStr(body, "for", in.For)
 	setStr(body, "until", in.Until)
-	var out map[string]any
-	if err := t.b.api(ctx, cred, http.MethodPost, path+"/reminders/"+rid+"/snooze", nil, body, &out); err != nil {
-		return nil, nil, err
-	}
-	return nil, out, nil
+	return t.send(ctx, cred, http.MethodPost, path+"/reminders/"+rid+"/snooze", nil, body)
 }
 
 // OccurrencesInput is list_occurrences' argument.
@@ -536,11 +526,7 @@ func (t *tools) listOccurrences(ctx context.Context, req *mcp.CallToolRequest, i
 	}
 	q := url.Values{"limit": {strconv.Itoa(cmp.Or(in.Limit, 10))}}
 	setQ(q, "from", in.From)
-	var out map[string]any
-	if err := t.b.api(ctx, cred, http.MethodGet, path+"/occurrences", q, nil, &out); err != nil {
-		return nil, nil, err
-	}
-	return nil, out, nil
+	return t.send(ctx, cred, http.MethodGet, path+"/occurrences", q, nil)
 }
 
 // HistoryInput is task_history's argument.
