@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,6 +89,24 @@ func (s *stream) waitFor(t testing.TB, what string, match func(sseEvent) bool) s
 			}
 		case <-deadline:
 			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// waitForAll waits until each matcher has matched an event, in any order.
+func (s *stream) waitForAll(t testing.TB, what string, matches ...func(sseEvent) bool) {
+	t.Helper()
+	left := slices.Clone(matches)
+	deadline := time.After(30 * time.Second)
+	for len(left) > 0 {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				t.Fatalf("stream ended waiting for %s", what)
+			}
+			left = slices.DeleteFunc(left, func(m func(sseEvent) bool) bool { return m(ev) })
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s: %d of %d not received", what, len(left), len(matches))
 		}
 	}
 }
@@ -176,8 +195,9 @@ func TestNotificationStream(t *testing.T) {
 		if code != 200 {
 			return false
 		}
-		s.waitFor(t, "the first missed event", titled(task.EventCreated, "while away 1"))
-		s.waitFor(t, "the second missed event", titled(task.EventCreated, "while away 2"))
+		// Two tasks' events have no order between them (they may sit on
+		// different partitions): both must come, in either order.
+		s.waitForAll(t, "the missed events", titled(task.EventCreated, "while away 1"), titled(task.EventCreated, "while away 2"))
 		return true
 	})
 	// An id that cannot be resumed (unknown, or purged long ago): resync.
