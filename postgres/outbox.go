@@ -145,7 +145,11 @@ func (l *Lease) Settle(ctx context.Context, done, failed []int64) error {
 	if len(done) == 0 && len(failed) == 0 {
 		return nil
 	}
-	err := l.tx(ctx, 5*time.Second, func(ctx context.Context, tx pgx.Tx) error {
+	// Its commit does not wait for the WAL flush, which would hold up the
+	// next cycle: should the server crash before the flush, the rows come
+	// back and are published again, as after a crash of the relay between
+	// publishing and settling (consumers drop repeats by event id).
+	err := l.txAsync(ctx, 5*time.Second, func(ctx context.Context, tx pgx.Tx) error {
 		// FOR SHARE holds off a takeover until this transaction ends.
 		var epoch int64
 		err := tx.QueryRow(ctx, `SELECT epoch FROM outbox_lease WHERE name = $1 AND holder = $2 AND epoch = $3 FOR SHARE`,
@@ -204,11 +208,24 @@ func (l *Lease) Release() error {
 // in the server (statement and lock timeouts), so a lease query never
 // waits on a lock or a sick server for longer than the lease can spare.
 func (l *Lease) tx(ctx context.Context, timeout time.Duration, fn func(context.Context, pgx.Tx) error) error {
+	return l.txWith(ctx, timeout, false, fn)
+}
+
+// txAsync is tx with a commit that returns before the WAL is flushed.
+func (l *Lease) txAsync(ctx context.Context, timeout time.Duration, fn func(context.Context, pgx.Tx) error) error {
+	return l.txWith(ctx, timeout, true, fn)
+}
+
+func (l *Lease) txWith(ctx context.Context, timeout time.Duration, asyncCommit bool, fn func(context.Context, pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	settings := `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)`
+	if asyncCommit {
+		settings += `, set_config('synchronous_commit', 'off', true)`
+	}
 	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
 		ms := strconv.FormatInt(timeout.Milliseconds(), 10)
-		if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)`, ms); err != nil {
+		if _, err := tx.Exec(ctx, settings, ms); err != nil {
 			return err
 		}
 		return fn(ctx, tx)
