@@ -149,7 +149,7 @@ func (l *Lease) Settle(ctx context.Context, done, failed []int64) error {
 	// next cycle: should the server crash before the flush, the rows come
 	// back and are published again, as after a crash of the relay between
 	// publishing and settling (consumers drop repeats by event id).
-	err := l.txAsync(ctx, 5*time.Second, func(ctx context.Context, tx pgx.Tx) error {
+	err := l.txWith(ctx, 5*time.Second, true, func(ctx context.Context, tx pgx.Tx) error {
 		// FOR SHARE holds off a takeover until this transaction ends.
 		var epoch int64
 		err := tx.QueryRow(ctx, `SELECT epoch FROM outbox_lease WHERE name = $1 AND holder = $2 AND epoch = $3 FOR SHARE`,
@@ -211,11 +211,8 @@ func (l *Lease) tx(ctx context.Context, timeout time.Duration, fn func(context.C
 	return l.txWith(ctx, timeout, false, fn)
 }
 
-// txAsync is tx with a commit that returns before the WAL is flushed.
-func (l *Lease) txAsync(ctx context.Context, timeout time.Duration, fn func(context.Context, pgx.Tx) error) error {
-	return l.txWith(ctx, timeout, true, fn)
-}
-
+// txWith is tx, and with asyncCommit its commit returns before the WAL is
+// flushed.
 func (l *Lease) txWith(ctx context.Context, timeout time.Duration, asyncCommit bool, fn func(context.Context, pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
