@@ -14,6 +14,7 @@
 package devstack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -167,6 +168,7 @@ type Stack struct {
 	env          map[string]string // Options.Env plus KAFKA_BROKERS if devkafka runs
 	kafkaBrokers string
 	placement    *placementPorts        // nil: no app uses actors
+	portPool     *portPool              // where plan picked the free ports
 	scheduler    *schedulerPorts        // nil: no app uses the scheduler
 	apps         map[string][]*instance // app ID -> instances in index order, at least one
 	order        []string               // app IDs in run-file order
@@ -261,6 +263,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 // anything starts.
 func (s *Stack) plan() error {
 	pool := newPortPool()
+	s.portPool = pool
 	free := s.opts.FreePorts
 	if !free {
 		for _, a := range s.runFile.Apps {
@@ -422,7 +425,7 @@ func (s *Stack) start(ctx context.Context) error {
 	var started []*instance
 	for _, id := range s.order {
 		for _, in := range s.apps[id] {
-			if err := s.startSidecar(ctx, in); err != nil {
+			if err := s.startSidecarRepicking(ctx, in); err != nil {
 				return err
 			}
 			if len(in.cfg.Command) == 0 {
@@ -509,6 +512,39 @@ func (s *Stack) startSidecar(ctx context.Context, in *instance) error {
 		return err
 	}
 	return s.waitHTTP(ctx, p, in.daprURL()+"/v1.0/healthz/outbound", http.StatusNoContent)
+}
+
+// beforeSidecarStart, when set (by tests), runs before each start of a
+// sidecar in a stack's first start, with the gRPC port it will bind.
+var beforeSidecarStart func(appID string, grpcPort int)
+
+// startSidecarRepicking is startSidecar for a stack's first start: a free
+// port picked in plan may have been taken by another process by the time
+// daprd binds it (FreePort's race, wider on a loaded machine), so a
+// sidecar that exits for an address in use is started again on newly
+// picked ports, up to three times. Only ports devstack picked are moved,
+// and only before anything else has read them.
+func (s *Stack) startSidecarRepicking(ctx context.Context, in *instance) error {
+	for attempt := 1; ; attempt++ {
+		if beforeSidecarStart != nil {
+			beforeSidecarStart(in.cfg.AppID, in.ports.GRPC)
+		}
+		err := s.startSidecar(ctx, in)
+		if err == nil || attempt == 3 || (!s.opts.FreePorts && in.index == 0) || in.sidecar == nil || !in.sidecar.exited() {
+			return err
+		}
+		if log, rerr := os.ReadFile(in.sidecar.logPath); rerr != nil || !bytes.Contains(log, []byte("address already in use")) {
+			return err
+		}
+		s.logger.WarnContext(ctx, "a port picked for the sidecar was taken meanwhile; starting it on new ports", "sidecar", in.sidecarName(), "attempt", attempt)
+		ports := in.ports
+		for _, p := range []*int{&ports.HTTP, &ports.GRPC, &ports.Internal, &ports.Metrics} {
+			if *p, err = s.portPool.next(); err != nil {
+				return err
+			}
+		}
+		in.ports = ports
+	}
 }
 
 // spawnApp starts in's command; extra is environment for this start only.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -529,5 +530,51 @@ func TestStartReportsAppFailure(t *testing.T) {
 				t.Errorf("failed Start left processes behind: %v", left)
 			}
 		})
+	}
+}
+
+// A free port picked for a sidecar can be taken by another process before
+// daprd binds it: the sidecar is started again on new ports, and the stack
+// comes up. (Not parallel: the hook is package-wide.)
+func TestStartRepicksASidecarPortTakenMeanwhile(t *testing.T) {
+	binDir := daprBinDir(t)
+	appBin := buildTestApp(t)
+	var taken []int
+	devstack.SetBeforeSidecarStart(func(appID string, grpcPort int) {
+		if appID != "echo" || len(taken) > 0 {
+			return
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", grpcPort)) // daprd listens on all addresses
+		if err != nil {
+			t.Errorf("take port %d: %v", grpcPort, err)
+			return
+		}
+		t.Cleanup(func() { ln.Close() })
+		taken = append(taken, grpcPort)
+	})
+	t.Cleanup(func() { devstack.SetBeforeSidecarStart(nil) })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := devstack.Start(ctx, devstack.Options{
+		Root: "testdata/run", DaprBinDir: binDir, AppBinDir: appBin, StateDir: t.TempDir(),
+		FreePorts: true, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatalf("Start with a sidecar port taken: %v", err)
+	}
+	defer s.Close()
+	if len(taken) != 1 {
+		t.Fatalf("the hook took %d ports, want 1", len(taken))
+	}
+	if got := s.App("echo").DaprGRPCPort; got == taken[0] {
+		t.Fatalf("the sidecar still has the taken port %d", got)
+	}
+	resp, err := http.Get(s.App("echo").DaprURL + "/v1.0/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("sidecar healthz on its new port: %d", resp.StatusCode)
 	}
 }
