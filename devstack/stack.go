@@ -249,6 +249,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 
 	if err := s.plan(); err != nil {
 		s.cancel()
+		s.portPool.release()
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	if err := s.start(ctx); err != nil {
@@ -461,7 +462,7 @@ func (s *Stack) startKafka(ctx context.Context) error {
 	port := 9092
 	if s.opts.FreePorts {
 		var err error
-		if port, err = FreePort(); err != nil {
+		if port, err = s.portPool.next(); err != nil {
 			return err
 		}
 	}
@@ -518,11 +519,11 @@ func (s *Stack) startSidecar(ctx context.Context, in *instance) error {
 // sidecar in a stack's first start, with the gRPC port it will bind.
 var beforeSidecarStart func(appID string, grpcPort int)
 
-// startSidecarRepicking is startSidecar for a stack's first start: a free
-// port picked in plan may have been taken by another process by the time
-// daprd binds it (FreePort's race, wider on a loaded machine), so a
-// sidecar that exits for an address in use is started again on newly
-// picked ports, up to three times. Only ports devstack picked are moved,
+// startSidecarRepicking is startSidecar for a stack's first start: a port
+// picked in plan is claimed against other devstacks and lies outside the
+// kernel's ephemeral range, yet a process that asks for that very number
+// may still bind it before daprd does, so a sidecar that exits for an
+// address in use is started again on newly picked ports, up to three times. Only ports devstack picked are moved,
 // and only before anything else has read them.
 func (s *Stack) startSidecarRepicking(ctx context.Context, in *instance) error {
 	for attempt := 1; ; attempt++ {
@@ -1084,6 +1085,9 @@ func (s *Stack) Close() error {
 		}
 		for i := len(infra) - 1; i >= 0; i-- {
 			infra[i].stop(ctx, s.opts.StopGrace)
+		}
+		if s.portPool != nil {
+			s.portPool.release()
 		}
 		s.http.CloseIdleConnections()
 		s.logger.Info("stack stopped")
