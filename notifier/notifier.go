@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +43,11 @@ type Config struct {
 	ReplayMargin      time.Duration // replay also what was stored this long before the last event seen: an instance may lag behind the one that stored an event first (10s)
 	ReplayLimit       int           // more events than this to replay means resync (200)
 	Retention         time.Duration // how long stored notifications can be replayed (24h)
+	// Opening wraps the opening of a stream (authentication, the response
+	// headers, the replay), not the hours it then stays open: tracing and
+	// CORS go here, so that a span covers the opening and the stream's
+	// goroutine parks without their frames (see ServeHTTP). None if nil.
+	Opening func(http.Handler) http.Handler
 }
 
 func (c Config) withDefaults() Config {
@@ -105,11 +112,12 @@ type Notifier struct {
 	m        metrics
 
 	mu       sync.Mutex
-	users    map[string]map[*stream]struct{}
-	total    int // streams registered, of every user
+	users    map[string][]*stream // a user has a few at most (MaxStreamsPerUser)
+	total    int                  // streams registered, of every user
 	closing  bool
 	shutdown chan struct{}
 	streams  sync.WaitGroup
+	opener   http.Handler // Config.Opening around openFromContext
 }
 
 type metrics struct {
@@ -132,7 +140,7 @@ func New(cfg Config, store Store, verifier Verifier, dlq DeadLetterer, reg prome
 		verifier: verifier,
 		dlq:      dlq,
 		log:      logger.With("component", "notifier"),
-		users:    map[string]map[*stream]struct{}{},
+		users:    map[string][]*stream{},
 		shutdown: make(chan struct{}),
 		m: metrics{
 			lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "taskflow_notifier_event_lag_seconds",
@@ -158,6 +166,10 @@ func New(cfg Config, store Store, verifier Verifier, dlq DeadLetterer, reg prome
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	n.opener = http.HandlerFunc(n.openFromContext)
+	if n.cfg.Opening != nil {
+		n.opener = n.cfg.Opening(n.opener)
 	}
 	return n, nil
 }
@@ -191,7 +203,7 @@ func (n *Notifier) Handle(ctx context.Context, msgs []subscribe.Message) []subsc
 		nt := p.nt
 		n.m.received.WithLabelValues(nt.Type).Inc()
 		n.m.lag.Observe(now.Sub(nt.OccurredAt).Seconds())
-		for s := range n.users[nt.UserID] {
+		for _, s := range n.users[nt.UserID] {
 			if s.push(nt) {
 				n.m.dropped.WithLabelValues("backlog").Inc()
 			}
@@ -289,11 +301,7 @@ func (n *Notifier) register(s *stream) error {
 	if len(set) >= n.cfg.MaxStreamsPerUser {
 		return fmt.Errorf("%w: at most %d per user", ErrTooManyStreams, n.cfg.MaxStreamsPerUser)
 	}
-	if set == nil {
-		set = map[*stream]struct{}{}
-		n.users[s.user] = set
-	}
-	set[s] = struct{}{}
+	n.users[s.user] = append(set, s)
 	n.total++
 	n.streams.Add(1)
 	n.m.streams.Inc()
@@ -303,11 +311,10 @@ func (n *Notifier) register(s *stream) error {
 func (n *Notifier) unregister(s *stream) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if set := n.users[s.user]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
-			delete(n.users, s.user)
-		}
+	if set := slices.DeleteFunc(n.users[s.user], func(o *stream) bool { return o == s }); len(set) > 0 {
+		n.users[s.user] = set
+	} else {
+		delete(n.users, s.user)
 	}
 	n.total--
 	n.streams.Done()
@@ -322,6 +329,11 @@ func (n *Notifier) Shutdown(ctx context.Context) error {
 	if !n.closing {
 		n.closing = true
 		close(n.shutdown)
+		for _, set := range n.users {
+			for _, s := range set {
+				s.signal()
+			}
+		}
 	}
 	n.mu.Unlock()
 	done := make(chan struct{})

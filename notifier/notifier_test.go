@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -592,5 +593,108 @@ func TestStreamEndsWhenTheTokenExpires(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// Config.Opening wraps the opening of a stream only: its headers reach the
+// client, and it has returned (a span it started has ended) while the
+// stream stays open and delivers, over both protocols.
+func TestOpeningMiddlewareWrapsOnlyTheOpening(t *testing.T) {
+	t.Parallel()
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			returned := make(chan string, 1)
+			n, _ := newNotifier(t, Config{Opening: func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("X-Opened-By", "middleware")
+					h.ServeHTTP(w, r)
+					returned <- r.Header.Get("Authorization")
+				})
+			}})
+			srv := httptest.NewUnstartedServer(n)
+			var protocols http.Protocols
+			protocols.SetHTTP1(true)
+			protocols.SetUnencryptedHTTP2(true)
+			srv.Config.Protocols = &protocols
+			srv.Start()
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = n.Shutdown(ctx)
+				srv.Close()
+			})
+			if proto == "HTTP/2.0" {
+				tr := &http.Transport{Protocols: new(http.Protocols)}
+				tr.Protocols.SetUnencryptedHTTP2(true)
+				srv.Client().Transport = tr
+			}
+			c, resp := connect(t, srv, "ann")
+			if resp.Proto != proto || resp.Header.Get("X-Opened-By") != "middleware" {
+				t.Fatalf("%s, X-Opened-By %q: want %s and the middleware's header", resp.Proto, resp.Header.Get("X-Opened-By"), proto)
+			}
+			select {
+			case auth := <-returned:
+				if auth != "Bearer ann" {
+					t.Fatalf("the middleware saw Authorization %q", auth)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the middleware has not returned although the stream is open")
+			}
+			c.next(t) // the retry hint
+			m := msg("ann", task.EventCreated, "after the opening")
+			n.Handle(context.Background(), []subscribe.Message{m})
+			if ev := c.next(t); ev.id != m.Event.EventID.String() {
+				t.Fatalf("got %+v, want the event", ev)
+			}
+			// A refused request is the middleware's too, and frees nothing it did not take.
+			if _, resp := connect(t, srv, ""); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("X-Opened-By") != "middleware" {
+				t.Fatalf("no token: %d, X-Opened-By %q", resp.StatusCode, resp.Header.Get("X-Opened-By"))
+			}
+			<-returned
+			n.mu.Lock()
+			total := n.total
+			n.mu.Unlock()
+			if total != 1 {
+				t.Fatalf("%d streams registered, want 1", total)
+			}
+		})
+	}
+}
+
+// A panic while a stream opens (it runs on a goroutine of its own) is the
+// handler's, which net/http recovers: the process lives on, and so do
+// other streams.
+func TestPanicWhileOpeningIsTheHandlers(t *testing.T) {
+	t.Parallel()
+	n, _ := newNotifier(t, Config{Opening: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "Bearer boom" {
+				panic("opening failed")
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	srv := httptest.NewUnstartedServer(n)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+		srv.Close()
+	})
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/notifications/stream", nil)
+	req.Header.Set("Authorization", "Bearer boom")
+	if resp, err := srv.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a panicking opening answered %d", resp.StatusCode)
+	}
+	c, resp := connect(t, srv, "cat")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the panic: %d", resp.StatusCode)
+	}
+	if ev := c.next(t); ev.retry == "" {
+		t.Fatalf("first %+v", ev)
 	}
 }

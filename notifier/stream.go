@@ -36,16 +36,16 @@ type stream struct {
 
 	mu       sync.Mutex
 	queue    []postgres.Notification
-	bound    int  // the most notifications queued
-	maxBytes int  // the most event data queued, in bytes
-	bytes    int  // event data queued now
-	resync   bool // the backlog overflowed: send one resync before what follows
-	seen     map[uuid.UUID]struct{}
+	bound    int                    // the most notifications queued
+	maxBytes int                    // the most event data queued, in bytes
+	bytes    int                    // event data queued now
+	resync   bool                   // the backlog overflowed: send one resync before what follows
+	seen     map[uuid.UUID]struct{} // made by the first event: most streams idle
 	order    []uuid.UUID
 }
 
 func newStream(user string, bound, maxBytes int) *stream {
-	return &stream{user: user, wake: make(chan struct{}, 1), bound: bound, maxBytes: maxBytes, seen: map[uuid.UUID]struct{}{}}
+	return &stream{user: user, wake: make(chan struct{}, 1), bound: bound, maxBytes: maxBytes}
 }
 
 // push queues nt unless the stream already had it; it reports whether the
@@ -66,17 +66,25 @@ func (s *stream) push(nt postgres.Notification) (overflow bool) {
 		}
 	}
 	s.mu.Unlock()
+	s.signal()
+	return overflow
+}
+
+// signal wakes the stream's goroutine, or leaves it a token if it is busy.
+func (s *stream) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	return overflow
 }
 
 // remember records id and reports whether it is new.
 func (s *stream) remember(id uuid.UUID) bool {
 	if _, ok := s.seen[id]; ok {
 		return false
+	}
+	if s.seen == nil {
+		s.seen = map[uuid.UUID]struct{}{}
 	}
 	s.seen[id] = struct{}{}
 	s.order = append(s.order, id)
@@ -146,28 +154,91 @@ func problem(w http.ResponseWriter, status int, slug, title, detail, field strin
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// ServeHTTP serves GET /api/v1/notifications/stream.
+// ServeHTTP serves GET /api/v1/notifications/stream. An open stream parks
+// this goroutine for as long as it lasts, hours often, with its stack; the
+// runtime halves a stack only while less than a quarter of it is in use.
+// So the deep work of opening a stream (Config.Opening's middleware,
+// parsing the JWT, the replay query) runs on a goroutine of its own that
+// ends once the stream is open, and the stream parks right here, in as few
+// frames as it can: its stack then stays at 4 KiB, or returns to it after
+// a write needed more, where it would otherwise stay at 8 KiB for good (a
+// third of what an idle stream costs, measured with loadgen's streams
+// phase).
 func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	slot := &opening{base: r.Context()}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { slot.panicked = recover() }() // net/http recovers a handler's panics, not this goroutine's
+		n.opener.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), openingKey{}, slot)))
+	}()
+	<-done
+	if slot.panicked != nil {
+		panic(slot.panicked)
+	}
+	sc := slot.sc
+	if sc == nil {
+		return
+	}
+	defer n.hangUp(sc)
+	n.run(sc) // as serve
+}
+
+// opening carries a stream from the goroutine that opens it to ServeHTTP.
+type opening struct {
+	base     context.Context // the request's own, without what the middleware added
+	sc       *streamConn     // nil: refused, and answered
+	panicked any
+}
+
+type openingKey struct{}
+
+// openFromContext is the handler Config.Opening wraps: it admits the
+// request and starts its stream, or answers it with a problem.
+func (n *Notifier) openFromContext(w http.ResponseWriter, r *http.Request) {
+	slot := r.Context().Value(openingKey{}).(*opening)
+	s, last, ok := n.admit(w, r)
+	if !ok {
+		return
+	}
+	out, done, ok := n.start(w, r, slot.base, s, last)
+	if !ok {
+		n.unregister(s)
+		return
+	}
+	slot.sc = n.attach(done, s, out)
+}
+
+// hangUp ends a stream ServeHTTP served.
+func (n *Notifier) hangUp(sc *streamConn) {
+	sc.timer.Stop()
+	sc.out.close()
+	n.unregister(sc.s)
+}
+
+// admit authenticates the request and registers its stream, or answers
+// with a problem document.
+func (n *Notifier) admit(w http.ResponseWriter, r *http.Request) (*stream, *uuid.UUID, bool) {
 	raw, ok := token(r)
 	if !ok {
 		n.m.rejected.WithLabelValues("auth").Inc()
 		w.Header().Set("WWW-Authenticate", `Bearer realm="taskflow"`)
 		problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized",
 			"send Authorization: Bearer <token>, the "+CookieName+" cookie, or ?access_token=", "Authorization")
-		return
+		return nil, nil, false
 	}
 	claims, err := n.verifier.Verify(r.Context(), raw)
 	if err != nil {
 		n.m.rejected.WithLabelValues("auth").Inc()
 		w.Header().Set("WWW-Authenticate", `Bearer realm="taskflow", error="invalid_token"`)
 		problem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized", err.Error(), "Authorization")
-		return
+		return nil, nil, false
 	}
 	last, err := parseLastEventID(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("last_event_id"))
 	if err != nil {
 		problem(w, http.StatusBadRequest, "invalid-parameter", "Invalid request parameter",
 			"Last-Event-ID must be an event id from this stream", "Last-Event-ID")
-		return
+		return nil, nil, false
 	}
 	s := newStream(claims.UserID, n.cfg.QueueBound, n.cfg.QueueBytes)
 	s.expires = claims.ExpiresAt
@@ -177,37 +248,41 @@ func (n *Notifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 		problem(w, http.StatusTooManyRequests, "too-many-streams", "Too many streams",
 			fmt.Sprintf("you already have %d notification streams open; close one (another tab or device) first", n.cfg.MaxStreamsPerUser), "")
-		return
+		return nil, nil, false
 	case errors.Is(err, ErrAtCapacity):
 		n.m.rejected.WithLabelValues("capacity").Inc()
 		w.Header().Set("Retry-After", "10")
 		problem(w, http.StatusServiceUnavailable, "unavailable", "Service unavailable",
 			"this instance serves as many notification streams as it may; retry later (another instance may take it)", "")
-		return
+		return nil, nil, false
 	case errors.Is(err, ErrShuttingDown):
 		w.Header().Set("Retry-After", "1")
 		problem(w, http.StatusServiceUnavailable, "unavailable", "Service unavailable", "this instance is shutting down; reconnect", "")
-		return
+		return nil, nil, false
 	}
-	defer n.unregister(s)
+	return s, last, true
+}
 
+// start opens the response, sends the retry hint and queues what the
+// client missed after last. The stream's context derives from base.
+func (n *Notifier) start(w http.ResponseWriter, r *http.Request, base context.Context, s *stream, last *uuid.UUID) (wire, context.Context, bool) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-store, no-transform")
 	h.Set("X-Accel-Buffering", "no")
-	out, done, err := n.open(w, r)
+	out, done, err := n.open(w, r, base)
 	if err != nil {
 		n.log.DebugContext(r.Context(), "opening a stream failed", "error", err)
-		return
+		return wire{}, nil, false
 	}
-	defer out.close()
 	if err := out.write("retry: ", strconv.FormatInt(n.cfg.RetryHint.Milliseconds(), 10), "\n\n"); err != nil {
-		return
+		out.close()
+		return wire{}, nil, false
 	}
 	if last != nil {
 		n.replay(r.Context(), s, *last)
 	}
-	n.serve(done, s, out.write)
+	return out, done, true
 }
 
 // wire is where a stream's bytes go.
@@ -223,10 +298,10 @@ type wire struct {
 // which is most of what an idle stream costs. The response then has no
 // chunked framing and ends when the connection closes, as HTTP/1.1 allows.
 // HTTP/2 streams (which share connections) go through net/http.
-func (n *Notifier) open(w http.ResponseWriter, r *http.Request) (wire, context.Context, error) {
+func (n *Notifier) open(w http.ResponseWriter, r *http.Request, base context.Context) (wire, context.Context, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok || r.ProtoMajor != 1 {
-		return n.openBuffered(w, r)
+		return n.openBuffered(w, base)
 	}
 	conn, rw, err := hj.Hijack()
 	if err != nil {
@@ -242,7 +317,7 @@ func (n *Notifier) open(w http.ResponseWriter, r *http.Request) (wire, context.C
 	head.WriteString("\r\n")
 	// The client sends nothing after its request: a read returns when it
 	// closes the connection (or sends garbage), which ends the stream.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	ctx, cancel := context.WithCancel(context.WithoutCancel(base))
 	if rw.Reader.Buffered() > 0 { // pipelined bytes after a GET: not an EventSource
 		cancel()
 	}
@@ -268,7 +343,7 @@ func (n *Notifier) open(w http.ResponseWriter, r *http.Request) (wire, context.C
 
 // openBuffered streams through net/http's response writer, flushing after
 // every write.
-func (n *Notifier) openBuffered(w http.ResponseWriter, r *http.Request) (wire, context.Context, error) {
+func (n *Notifier) openBuffered(w http.ResponseWriter, ctx context.Context) (wire, context.Context, error) {
 	rc := http.NewResponseController(w)
 	w.WriteHeader(http.StatusOK)
 	write := func(parts ...string) error {
@@ -285,7 +360,7 @@ func (n *Notifier) openBuffered(w http.ResponseWriter, r *http.Request) (wire, c
 		}
 		return rc.Flush()
 	}
-	return wire{write: write, close: func() {}}, r.Context(), nil
+	return wire{write: write, close: func() {}}, ctx, nil
 }
 
 // replay queues what the user missed after last, ahead of live events
@@ -319,10 +394,7 @@ func (n *Notifier) replay(ctx context.Context, s *stream, last uuid.UUID) {
 	}
 	s.mu.Unlock()
 	n.m.replayed.Add(float64(len(missed)))
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	s.signal()
 }
 
 // reauth is the last event of a stream whose token expired.
@@ -333,72 +405,123 @@ const reauth = "event: reauth\ndata: {\"reason\":\"token_expired\"}\n\n"
 // fresh token, resuming after the last event it got), or a write fails (a
 // client too slow to take it is dropped).
 func (n *Notifier) serve(ctx context.Context, s *stream, write func(...string) error) {
-	lim := rate.NewLimiter(rate.Limit(n.cfg.Rate), max(1, int(n.cfg.Rate)))
-	heartbeat := time.NewTicker(n.cfg.Heartbeat)
-	defer heartbeat.Stop()
-	throttle := time.NewTimer(0)
-	defer throttle.Stop()
-	<-throttle.C
-	var expired <-chan time.Time
-	if !s.expires.IsZero() {
-		t := time.NewTimer(time.Until(s.expires))
-		defer t.Stop()
-		expired = t.C
-	}
-	for {
-		// Send what is queued, as fast as the rate allows, while the token
-		// is valid.
-		for s.expires.IsZero() || time.Now().Before(s.expires) {
-			r := lim.Reserve()
-			if d := r.Delay(); d > 0 {
-				r.Cancel()
-				s.mu.Lock()
-				pending := len(s.queue) > 0 || s.resync
-				s.mu.Unlock()
-				if pending {
-					throttle.Reset(d)
-				}
-				break
-			}
-			nt, resync, ok := s.next()
-			if !ok {
-				r.Cancel()
-				break
-			}
-			var err error
-			if resync {
-				err = write("event: resync\ndata: {\"reason\":\"backlog\"}\n\n")
-				n.m.delivered.WithLabelValues("resync").Inc()
-			} else {
-				err = write("id: ", nt.EventID.String(), "\nevent: ", nt.Type, "\ndata: ", string(nt.Data), "\n\n")
-				n.m.delivered.WithLabelValues(nt.Type).Inc()
-			}
-			if err != nil {
-				n.m.dropped.WithLabelValues("slow").Inc()
-				return
-			}
-		}
+	sc := n.attach(ctx, s, wire{write: write, close: func() {}})
+	defer sc.timer.Stop()
+	n.run(sc)
+}
+
+// run is serve's loop. New events, the timer (heartbeat, token expiry,
+// rate limit) and the shutdown all signal the stream's wake channel; step
+// does what is due.
+func (n *Notifier) run(sc *streamConn) {
+	for n.step(sc) {
 		select {
-		case <-ctx.Done():
-			return
-		case <-n.shutdown:
-			// Reconnect at once: another instance takes the stream, and
-			// Last-Event-ID resumes it there.
-			_ = write("event: shutdown\ndata: {\"reconnect\":true}\nretry: 250\n\n")
-			return
-		case <-expired:
-			_ = write(reauth)
-			n.m.delivered.WithLabelValues("reauth").Inc()
-			return
-		case <-heartbeat.C:
-			if err := write(": heartbeat\n\n"); err != nil {
-				n.m.dropped.WithLabelValues("slow").Inc()
-				return
-			}
-		case <-s.wake:
-		case <-throttle.C:
+		case <-sc.s.wake:
+		case <-sc.gone:
 		}
 	}
+}
+
+// streamConn is an open stream: its queue, where it is written, and what
+// serves it between wake-ups.
+type streamConn struct {
+	s     *stream
+	ctx   context.Context // done when the client goes
+	gone  <-chan struct{} // ctx.Done()
+	out   wire
+	lim   *rate.Limiter
+	beat  time.Time   // the next heartbeat
+	timer *time.Timer // signals the stream at the next thing due
+}
+
+func (n *Notifier) attach(ctx context.Context, s *stream, out wire) *streamConn {
+	return &streamConn{s: s, ctx: ctx, gone: ctx.Done(), out: out,
+		lim:  rate.NewLimiter(rate.Limit(n.cfg.Rate), max(1, int(n.cfg.Rate))),
+		beat: time.Now().Add(n.cfg.Heartbeat), timer: time.AfterFunc(n.cfg.Heartbeat, s.signal)}
+}
+
+// step sends what is due (queued events, a heartbeat, a final event) and
+// sets the timer for the next thing that will be; false ends the stream.
+func (n *Notifier) step(sc *streamConn) bool {
+	s, write := sc.s, sc.out.write
+	if sc.ctx.Err() != nil {
+		return false
+	}
+	select {
+	case <-n.shutdown:
+		// Reconnect at once: another instance takes the stream, and
+		// Last-Event-ID resumes it there.
+		_ = write("event: shutdown\ndata: {\"reconnect\":true}\nretry: 250\n\n")
+		return false
+	default:
+	}
+	throttled, ok := n.flush(s, sc.lim, write)
+	if !ok {
+		return false
+	}
+	now := time.Now()
+	if !s.expires.IsZero() && !now.Before(s.expires) {
+		_ = write(reauth)
+		n.m.delivered.WithLabelValues("reauth").Inc()
+		return false
+	}
+	if !now.Before(sc.beat) {
+		if err := write(": heartbeat\n\n"); err != nil {
+			n.m.dropped.WithLabelValues("slow").Inc()
+			return false
+		}
+		// On schedule, as a ticker would be; a stream that fell far behind
+		// (a stalled machine) beats once and starts over.
+		if sc.beat = sc.beat.Add(n.cfg.Heartbeat); !sc.beat.After(now) {
+			sc.beat = now.Add(n.cfg.Heartbeat)
+		}
+	}
+	wake := sc.beat
+	if !s.expires.IsZero() && s.expires.Before(wake) {
+		wake = s.expires
+	}
+	if throttled > 0 && now.Add(throttled).Before(wake) {
+		wake = now.Add(throttled)
+	}
+	sc.timer.Reset(wake.Sub(now))
+	return true
+}
+
+// flush sends what is queued, as fast as the rate allows, while the token
+// is valid. It reports how long until the rate allows the next event, if
+// one is waiting, and false when a write failed.
+func (n *Notifier) flush(s *stream, lim *rate.Limiter, write func(...string) error) (throttled time.Duration, ok bool) {
+	for s.expires.IsZero() || time.Now().Before(s.expires) {
+		r := lim.Reserve()
+		if d := r.Delay(); d > 0 {
+			r.Cancel()
+			s.mu.Lock()
+			pending := len(s.queue) > 0 || s.resync
+			s.mu.Unlock()
+			if pending {
+				return d, true
+			}
+			return 0, true
+		}
+		nt, resync, ok := s.next()
+		if !ok {
+			r.Cancel()
+			return 0, true
+		}
+		var err error
+		if resync {
+			err = write("event: resync\ndata: {\"reason\":\"backlog\"}\n\n")
+			n.m.delivered.WithLabelValues("resync").Inc()
+		} else {
+			err = write("id: ", nt.EventID.String(), "\nevent: ", nt.Type, "\ndata: ", string(nt.Data), "\n\n")
+			n.m.delivered.WithLabelValues(nt.Type).Inc()
+		}
+		if err != nil {
+			n.m.dropped.WithLabelValues("slow").Inc()
+			return 0, false
+		}
+	}
+	return 0, true
 }
 
 // SessionHandler answers POST /api/v1/notifications/session: it puts the

@@ -98,6 +98,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// Messages that can never be stored go to the dead-letter topic, as the
 	// auditor's do, through the component the notifier has.
 	dlq := auditor.NewDaprDeadLetters(cfg.DaprHTTPPort, cfg.PubSub)
+	tracer := tracing.Tracer()
+	cfg.Notifier.Opening = func(h http.Handler) http.Handler {
+		return platform.TraceHTTP(tracer, platform.CORS(cfg.AllowedOrigins, h))
+	}
 	n, err := notifier.New(cfg.Notifier, postgres.NewNotifications(pool), verifier, dlq, reg, logger)
 	if err != nil {
 		return err
@@ -114,8 +118,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		BulkSubscribe: &subscribe.Bulk{Enabled: true, MaxMessages: 100, MaxAwaitMs: 20},
 	})))
 	mux.Handle("POST /events/task-events", sidecarOnly(subscribe.BulkHandler(n.Handle, logger)))
-	tracer := tracing.Tracer()
-	mux.Handle("GET /api/v1/notifications/stream", platform.TraceHTTP(tracer, platform.CORS(cfg.AllowedOrigins, n)))
+	mux.Handle("GET /api/v1/notifications/stream", n) // traced and CORS while it opens (Opening above)
 	mux.Handle("OPTIONS /api/v1/notifications/stream", platform.CORS(cfg.AllowedOrigins, http.NotFoundHandler()))
 	mux.Handle("POST /api/v1/notifications/session", platform.TraceHTTP(tracer, n.SessionHandler()))
 
