@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -203,6 +202,30 @@ func server(t *testing.T, n *Notifier) *httptest.Server {
 		_ = n.Shutdown(ctx)
 		srv.Close()
 	})
+	return srv
+}
+
+// protoServer serves n over HTTP/1.1 and h2c; its client speaks proto
+// ("HTTP/1.1" or "HTTP/2.0").
+func protoServer(t *testing.T, n *Notifier, proto string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(n)
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv.Config.Protocols = &protocols
+	srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+		srv.Close()
+	})
+	if proto == "HTTP/2.0" {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		srv.Client().Transport = tr
+	}
 	return srv
 }
 
@@ -471,24 +494,7 @@ func TestStreamOverHTTP1AndHTTP2(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
 			n, _ := newNotifier(t, Config{Heartbeat: 300 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
-			srv := httptest.NewUnstartedServer(n)
-			var protocols http.Protocols
-			protocols.SetHTTP1(true)
-			protocols.SetUnencryptedHTTP2(true)
-			srv.Config.Protocols = &protocols
-			srv.Start()
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = n.Shutdown(ctx)
-				srv.Close()
-			})
-			if proto == "HTTP/2.0" {
-				tr := &http.Transport{}
-				tr.Protocols = new(http.Protocols)
-				tr.Protocols.SetUnencryptedHTTP2(true)
-				srv.Client().Transport = tr
-			}
+			srv := protoServer(t, n, proto)
 			c, resp := connect(t, srv, "alice")
 			if resp.Proto != proto {
 				t.Fatalf("spoke %s, want %s", resp.Proto, proto)
@@ -539,19 +545,7 @@ func TestStreamEndsWhenTheTokenExpires(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
 			n, _ := newNotifier(t, Config{})
-			srv := httptest.NewUnstartedServer(n)
-			var protocols http.Protocols
-			protocols.SetHTTP1(true)
-			protocols.SetUnencryptedHTTP2(true)
-			srv.Config.Protocols = &protocols
-			srv.Start()
-			t.Cleanup(srv.Close)
-			if proto == "HTTP/2.0" {
-				tr := &http.Transport{}
-				tr.Protocols = new(http.Protocols)
-				tr.Protocols.SetUnencryptedHTTP2(true)
-				srv.Client().Transport = tr
-			}
+			srv := protoServer(t, n, proto)
 			opened := time.Now()
 			c, resp := connect(t, srv, "kim~2s")
 			if c == nil || resp.Proto != proto {
@@ -612,23 +606,7 @@ func TestOpeningMiddlewareWrapsOnlyTheOpening(t *testing.T) {
 					returned <- r.Header.Get("Authorization")
 				})
 			}})
-			srv := httptest.NewUnstartedServer(n)
-			var protocols http.Protocols
-			protocols.SetHTTP1(true)
-			protocols.SetUnencryptedHTTP2(true)
-			srv.Config.Protocols = &protocols
-			srv.Start()
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = n.Shutdown(ctx)
-				srv.Close()
-			})
-			if proto == "HTTP/2.0" {
-				tr := &http.Transport{Protocols: new(http.Protocols)}
-				tr.Protocols.SetUnencryptedHTTP2(true)
-				srv.Client().Transport = tr
-			}
+			srv := protoServer(t, n, proto)
 			c, resp := connect(t, srv, "ann")
 			if resp.Proto != proto || resp.Header.Get("X-Opened-By") != "middleware" {
 				t.Fatalf("%s, X-Opened-By %q: want %s and the middleware's header", resp.Proto, resp.Header.Get("X-Opened-By"), proto)
@@ -675,15 +653,7 @@ func TestPanicWhileOpeningIsTheHandlers(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	}})
-	srv := httptest.NewUnstartedServer(n)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
-		srv.Close()
-	})
+	srv := server(t, n) // net/http logs the panic it recovers; go test shows it only if the test fails
 	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/notifications/stream", nil)
 	req.Header.Set("Authorization", "Bearer boom")
 	if resp, err := srv.Client().Do(req); err == nil {
