@@ -89,25 +89,6 @@ func tryClaim(port int) (claim, bool) {
 	return claim{port: port, lock: f}, true
 }
 
-var (
-	freePortsMu sync.Mutex
-	freePorts   = map[int]claim{} // FreePort's claims, kept until the process exits
-)
-
-// FreePort returns a TCP port that nothing listens on and that no other
-// caller of FreePort or devstack stack, in this process or another, will be
-// given while this process runs.
-func FreePort() (int, error) {
-	freePortsMu.Lock()
-	defer freePortsMu.Unlock()
-	c, err := claimPort(func(p int) bool { _, ok := freePorts[p]; return ok })
-	if err != nil {
-		return 0, err
-	}
-	freePorts[c.port] = c
-	return c.port, nil
-}
-
 // portPool hands out claimed free ports, never the same one twice, and
 // releases them when the stack is closed. Safe for concurrent use.
 type portPool struct {
