@@ -338,6 +338,8 @@ func TestBadInputIsAClear4xx(t *testing.T) {
 		{"trailing data", "POST", "/api/v1/tasks", `{"title":"x"} {}`, nil, 400, nil},
 		{"wrong content type", "POST", "/api/v1/tasks", "title=x", []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, []string{"Content-Type"}},
 		{"too large", "POST", "/api/v1/tasks", `{"title":"` + strings.Repeat("a", 20<<10) + `"}`, nil, 413, nil},
+		{"far too large", "POST", "/api/v1/tasks", `{"title":"` + strings.Repeat("[", 200<<10) + `"}`, nil, 413, nil},
+		{"idempotency key of 10 KB", "POST", "/api/v1/tasks", map[string]any{"title": "x"}, []string{"Idempotency-Key", strings.Repeat("k", 10<<10)}, 400, []string{"Idempotency-Key"}},
 		{"bad id", "GET", "/api/v1/tasks/42", nil, nil, 400, []string{"id"}},
 		{"bad If-Match", "PATCH", path, map[string]any{"title": "y"}, []string{"If-Match", "yesterday"}, 400, []string{"If-Match"}},
 		{"null title", "PATCH", path, map[string]any{"title": nil}, nil, 422, []string{"title"}},
@@ -512,5 +514,26 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	if len(served) < 8 {
 		t.Fatalf("only %d routes found: %v", len(served), served)
+	}
+}
+
+// A body over the limit is read to its end and answered 413 on a
+// connection that stays open: fasthttp alone would answer and close before
+// reading the rest, and a client still writing would see a reset instead.
+func TestTooLargeBodyKeepsTheConnection(t *testing.T) {
+	h := newHarness(t)
+	for _, size := range []int{20 << 10, 200 << 10} {
+		req, _ := http.NewRequest("POST", h.base+"/api/v1/tasks", strings.NewReader(`{"title":"`+strings.Repeat("a", size)+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+h.keys["alice"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Close {
+			t.Fatalf("%d bytes: %d, connection closed %v: want 413 on an open connection", size, resp.StatusCode, resp.Close)
+		}
 	}
 }
