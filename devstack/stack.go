@@ -523,8 +523,9 @@ var beforeSidecarStart func(appID string, grpcPort int)
 // picked in plan is claimed against other devstacks and lies outside the
 // kernel's ephemeral range, yet a process that asks for that very number
 // may still bind it before daprd does, so a sidecar that exits for an
-// address in use is started again on newly picked ports, up to three times. Only ports devstack picked are moved,
-// and only before anything else has read them.
+// address in use is started again on newly picked ports, up to three
+// times. Only ports devstack picked are moved, and only before anything
+// else has read them.
 func (s *Stack) startSidecarRepicking(ctx context.Context, in *instance) error {
 	for attempt := 1; ; attempt++ {
 		if beforeSidecarStart != nil {
