@@ -20,7 +20,11 @@ import (
 func traced(tracer trace.Tracer) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := propagation.TraceContext{}.Extract(c.UserContext(), headerCarrier{c})
-		ctx, span := tracer.Start(ctx, c.Method(), trace.WithSpanKind(trace.SpanKindServer))
+		// c.Method() points into fasthttp's request buffer, which the
+		// connection's next request overwrites while the span waits for
+		// export: the span keeps a constant instead.
+		method := methodLabel(c.Method())
+		ctx, span := tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
 		c.SetUserContext(ctx)
 		err := c.Next()
 		if span.IsRecording() {
@@ -29,9 +33,13 @@ func traced(tracer trace.Tracer) fiber.Handler {
 				status = toProblem(err).Status
 			}
 			route := c.Route().Path
-			span.SetName(c.Method() + " " + route)
+			span.SetName(method + " " + route)
+			attrMethod := method
+			if attrMethod == "OTHER" {
+				attrMethod = "_OTHER" // OpenTelemetry's name for a method it does not know
+			}
 			span.SetAttributes(
-				attribute.String("http.request.method", c.Method()),
+				attribute.String("http.request.method", attrMethod),
 				attribute.String("http.route", route),
 				attribute.String("url.path", strings.Clone(c.Path())),
 				attribute.Int("http.response.status_code", status),
