@@ -12,7 +12,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
-	componentsv1alpha1 "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
 	"github.com/taskflow/taskflow/tools/k8scheck"
 	"sigs.k8s.io/yaml"
 )
@@ -195,7 +194,7 @@ func TestComposeMatchesRunTemplate(t *testing.T) {
 					continue
 				}
 				if v, ok := s.Environment[m.EnvRef]; !ok || v == nil || *v == "" {
-					t.Errorf("service %s: component %s reads %s (envRef), which its environment does not set", s.Name, c.Name, m.EnvRef)
+					t.Errorf("service %s: component %s reads %s (envRef), which its environment does not set", s.Name, c.Metadata.Name, m.EnvRef)
 				}
 			}
 		}
@@ -228,10 +227,25 @@ func TestComposeMatchesRunTemplate(t *testing.T) {
 	}
 }
 
-func localComponents(tb testing.TB, dir string) []componentsv1alpha1.Component {
+// component is what the Compose check reads of a Dapr Component (its full
+// schema is checked against Dapr's CRD in TestLocalDaprResourcesDecodeStrictly).
+type component struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Scopes []string `json:"scopes"`
+	Spec   struct {
+		Metadata []struct {
+			Name   string `json:"name"`
+			EnvRef string `json:"envRef"`
+		} `json:"metadata"`
+	} `json:"spec"`
+}
+
+func localComponents(tb testing.TB, dir string) []component {
 	tb.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	var out []componentsv1alpha1.Component
+	var out []component
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -245,7 +259,7 @@ func localComponents(tb testing.TB, dir string) []componentsv1alpha1.Component {
 			if o.GVK.Kind != "Component" {
 				continue
 			}
-			var c componentsv1alpha1.Component
+			var c component
 			if err := yaml.Unmarshal(o.JSON, &c); err != nil {
 				tb.Fatal(err)
 			}

@@ -1,9 +1,9 @@
 // Package k8scheck validates TaskFlow's Kubernetes manifests and its Docker
 // Compose file without a cluster: it renders every kustomize overlay with
 // the kustomize library (what `kubectl apply -k` runs) and decodes each object
-// strictly, into its Go type for Kubernetes' built-in kinds and Dapr's
-// resources, and against the CRD's OpenAPI schema for the operators' kinds
-// (Strimzi, CloudNativePG, Prometheus Operator). An unknown field or a wrong
+// strictly, into its Go type for Kubernetes' built-in kinds, and against the
+// CRD's OpenAPI schema for Dapr's resources and the operators' kinds (Strimzi,
+// CloudNativePG, Prometheus Operator). An unknown field or a wrong
 // type fails, as the API server would refuse (or silently drop) it.
 //
 // It is a module of its own so that kustomize, k8s.io/* and compose-go stay
@@ -19,9 +19,6 @@ import (
 	"sort"
 	"strings"
 
-	componentsv1alpha1 "github.com/dapr/dapr/pkg/apis/components/v1alpha1"
-	configurationv1alpha1 "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
-	subscriptionsv2alpha1 "github.com/dapr/dapr/pkg/apis/subscriptions/v2alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -135,14 +132,15 @@ type crdVersion struct {
 	validator  validation.SchemaValidator
 }
 
-// NewValidator knows Kubernetes' built-in kinds TaskFlow uses, Dapr's
-// Component, Configuration and Subscription, and the CRDs in crdDir.
+// NewValidator knows Kubernetes' built-in kinds TaskFlow uses and the CRDs in
+// crdDir (Dapr's Component, Configuration and Subscription among them: their
+// CRD schemas rather than github.com/dapr/dapr's Go types, whose package
+// pulls in client-go and doubles this module's cold compile).
 func NewValidator(crdDir string) (*Validator, error) {
 	v := &Validator{scheme: runtime.NewScheme(), crds: map[schema.GroupVersionKind]crdVersion{}}
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme, batchv1.AddToScheme, policyv1.AddToScheme,
-		networkingv1.AddToScheme, componentsv1alpha1.AddToScheme, configurationv1alpha1.AddToScheme,
-		subscriptionsv2alpha1.AddToScheme,
+		networkingv1.AddToScheme,
 	} {
 		if err := add(v.scheme); err != nil {
 			return nil, err

@@ -36,7 +36,7 @@ func overlays(tb testing.TB) []string {
 }
 
 // TestOverlaysDecodeStrictly renders every overlay and decodes each object
-// strictly: built-in kinds and Dapr's into their Go types, the operators'
+// strictly: built-in kinds into their Go types, Dapr's and the operators'
 // kinds against their CRD schemas.
 func TestOverlaysDecodeStrictly(t *testing.T) {
 	t.Parallel()
@@ -94,7 +94,7 @@ func TestProductionHasOperatorResources(t *testing.T) {
 }
 
 // TestLocalDaprResourcesDecodeStrictly: components/ (what dapr.yaml and the
-// Compose file load) decode into Dapr's types too.
+// Compose file load) decode strictly against Dapr's CRD schemas too.
 func TestLocalDaprResourcesDecodeStrictly(t *testing.T) {
 	t.Parallel()
 	v := newValidator(t)

@@ -233,12 +233,19 @@ var daprMeasure = regexp.MustCompile(`"((?:component|http|grpc\.io|runtime|resil
 // the measure name with / and . as _.
 func daprMetrics(tb testing.TB) map[string]bool {
 	tb.Helper()
-	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/dapr/dapr").Output()
+	// The runtime TaskFlow runs is the one tools/dapr builds.
+	cmd := exec.Command("go", "mod", "download", "-json", "github.com/dapr/dapr")
+	cmd.Dir = filepath.Join(repoRoot, "tools", "dapr")
+	out, err := cmd.Output()
 	if err != nil {
-		tb.Fatalf("go list -m github.com/dapr/dapr: %v", err)
+		tb.Fatalf("go mod download github.com/dapr/dapr in tools/dapr: %v", err)
 	}
-	files, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(dir)), "pkg", "diagnostics", "*.go"))
-	out := map[string]bool{}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		tb.Fatalf("go mod download -json: %q: %v", out, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(mod.Dir, "pkg", "diagnostics", "*.go"))
+	found := map[string]bool{}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -248,11 +255,11 @@ func daprMetrics(tb testing.TB) map[string]bool {
 			tb.Fatal(err)
 		}
 		for _, m := range daprMeasure.FindAllStringSubmatch(string(data), -1) {
-			out["dapr_"+strings.NewReplacer("/", "_", ".", "_").Replace(m[1])] = true
+			found["dapr_"+strings.NewReplacer("/", "_", ".", "_").Replace(m[1])] = true
 		}
 	}
-	if !out["dapr_http_server_request_count"] {
-		tb.Fatalf("found no dapr_http_server_request_count among %d Dapr measures: is the scan broken?", len(out))
+	if !found["dapr_http_server_request_count"] {
+		tb.Fatalf("found no dapr_http_server_request_count among %d Dapr measures: is the scan broken?", len(found))
 	}
-	return out
+	return found
 }
