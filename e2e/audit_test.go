@@ -84,6 +84,7 @@ func sameJSON(t testing.TB, a, b []byte) bool {
 // with the full event as published, to the owner only, and the hash chain
 // verifies.
 func TestAuditTrail(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	user := "alice-" + uuid.NewString()
 	alice, audit, bob := e.as(t, user), e.auditAs(t, user), e.auditAs(t, "bob-"+uuid.NewString())
@@ -163,6 +164,7 @@ func TestAuditTrail(t *testing.T) {
 // stopping the auditor (and its sidecar) while tasks are being written
 // loses nothing and stores nothing twice.
 func TestAuditSurvivesRestartAndDeadLettersPoison(t *testing.T) {
+	t.Parallel()
 	e := startStack(t, stackOptions{})
 	ctx := t.Context()
 	// The notifier reads the topic from its newest offset once it has

@@ -119,13 +119,31 @@ func (tb *tab) eval(what, js string) {
 	tb.do(what, chromedp.Evaluate[chromedp.Void](js))
 }
 
-// until polls a JavaScript condition until it holds.
+// until polls a JavaScript condition until it holds. A navigation that
+// replaces the page's JavaScript context while a poll runs in it ends that
+// poll with "Cannot find context with specified id"; the poll then starts
+// again in the new page, within the same deadline.
 func (tb *tab) until(what, expr string, timeout time.Duration) {
 	tb.t.Helper()
-	if _, err := chromedp.Run(tb.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))); err != nil {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := chromedp.Run(tb.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		if contextReplaced(err) && time.Until(deadline) > 0 {
+			continue
+		}
 		tb.shot("failure")
 		tb.t.Fatalf("browser, waiting %v for %s: %v", timeout, what, err)
 	}
+}
+
+// contextReplaced tells an evaluation that failed because the page
+// navigated meanwhile.
+func contextReplaced(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed")
 }
 
 func (tb *tab) text(sel string) string {
@@ -185,6 +203,7 @@ func rowWith(title string) string {
 // and reads a task's history with its verified chain. Screenshots at
 // desktop and phone widths go to e2e/screenshots.
 func TestWebAppRunsADay(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	e.notifierReady(t, e.stack.App("notifier").URL)
 	b := newBrowser(t)
@@ -346,6 +365,7 @@ func TestWebAppRunsADay(t *testing.T) {
 // workflow's progress shows until it is done, and the open instances
 // take the change.
 func TestWebAppSeriesOperationShowsProgress(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	e.notifierReady(t, e.stack.App("notifier").URL)
 	user := "web-" + uuid.NewString()[:8]
@@ -401,6 +421,7 @@ func jsString(s string) string {
 // reload. (The notifier restarts in the shared stack: no e2e test runs in
 // parallel.)
 func TestWebAppReconnects(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	e.notifierReady(t, e.stack.App("notifier").URL)
 	user := "web-" + uuid.NewString()[:8]
@@ -435,6 +456,7 @@ func TestWebAppReconnects(t *testing.T) {
 // TestWebAppScrollsThroughPages: a long list loads a page at a time as
 // the person scrolls (the API's cursor), and the counts say how many.
 func TestWebAppScrollsThroughPages(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	user := "web-" + uuid.NewString()[:8]
 	c := e.as(t, user)
@@ -473,6 +495,7 @@ func (tb *tab) count(sel string) int {
 // user at /ops is told the page is not theirs. Screenshots at desktop and
 // phone widths go to e2e/screenshots.
 func TestWebAppOpsPage(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	admin, err := auth.Mint([]byte(auth.DevSecret), "ops-"+uuid.NewString(), auth.MintOptions{TTL: time.Hour, Roles: []string{"taskflow-admin"}})
 	if err != nil {

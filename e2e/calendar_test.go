@@ -17,6 +17,7 @@ import (
 // parses with a maintained iCalendar library; its series keeps its RRULE
 // and a later edit shows on the next fetch.
 func TestCalendarFeedOnTheStack(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	due := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)

@@ -42,6 +42,7 @@ type ack struct {
 // PostgreSQL, every committed version is in the audit log exactly once and
 // on the topic in version order, every task's chain verifies.
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	e := startStack(t, stackOptions{})
 	ctx := t.Context()
 	total := chaosOps()
@@ -280,6 +281,7 @@ var chaosHTTP = &http.Client{Timeout: 30 * time.Second}
 // fire, each effect once: one sent row and one reminder event per
 // reminder, one instance per occurrence (with SERIES_MISSED_POLICY=all).
 func TestRemindersSurviveKills(t *testing.T) {
+	t.Parallel()
 	// Occurrences missed while the actors are down are all caught up (the
 	// default, "latest", skips all but the newest, and counts them).
 	e := startStack(t, stackOptions{env: map[string]string{"SERIES_MISSED_POLICY": "all"}})

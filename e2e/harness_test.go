@@ -3,6 +3,11 @@
 // the four apps, started from dapr.yaml by devstack on free ports with a
 // database of its own. It talks to the stack over HTTP and reads the
 // task-events topic directly from the broker.
+//
+// The tests spend most of their time waiting (for a stack to start, a
+// reminder to fire, a process to come back), so they run in parallel, as
+// many at once as go test's -parallel allows; the few that measure timing
+// or count something any test could add to run alone, before the others.
 package e2e_test
 
 import (
@@ -142,6 +147,10 @@ func newEnv(name, dbURL string, o stackOptions) (*env, func() error, error) {
 		"WEBHOOK_RETRY_MAX":     "1s",
 		"WEBHOOK_MAX_FAILURES":  "3",
 		"WEBHOOK_POLL_INTERVAL": "100ms",
+		// Tests run in parallel (two at a time, go test's -parallel default
+		// on two cores), each stack on the one PostgreSQL with its
+		// max_connections of 100: the actors and api pools stay small.
+		"DB_MAX_CONNS": "8",
 	}
 	maps.Copy(stackEnv, o.env)
 	stack, err := devstack.Start(ctx, devstack.Options{

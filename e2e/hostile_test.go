@@ -87,6 +87,7 @@ func (p *identityProvider) token(t *testing.T, sub string) string {
 // reaching for another's data on every route, a burst of writes, and a
 // corpus of malformed requests.
 func TestHostileCallers(t *testing.T) {
+	t.Parallel()
 	idp := newIdentityProvider(t)
 	e := startStack(t, stackOptions{env: map[string]string{
 		"JWT_SECRET": "", "JWKS_URL": idp.srv.URL, "JWT_ISSUER": idp.issuer, "JWT_AUDIENCE": idp.aud,

@@ -107,6 +107,7 @@ func readResource(t *testing.T, cs *mcp.ClientSession, uri string) []string {
 // endpoint and over `taskflow mcp` (stdio), and checks that one user's
 // agent never reaches another's tasks.
 func TestMCPOnTheStack(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	cs := mcpOverHTTP(t, e, alice, "UTC")

@@ -158,6 +158,7 @@ func (e *env) notifierReady(t testing.TB, baseURL string) {
 // else's; streams are limited per user; a reconnect resumes after the last
 // event it saw; an id too old to resume asks for a resync.
 func TestNotificationStream(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	nurl := e.stack.App("notifier").URL
 	e.notifierReady(t, nurl)
@@ -212,6 +213,7 @@ func TestNotificationStream(t *testing.T) {
 // either receives every event; an instance shutting down tells its
 // streams to reconnect.
 func TestNotifierInstances(t *testing.T) {
+	t.Parallel()
 	e := startStack(t, stackOptions{replicas: map[string]int{"notifier": 2}})
 	insts := e.stack.Instances("notifier")
 	for _, in := range insts {

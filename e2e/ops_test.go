@@ -57,6 +57,7 @@ type opsApps struct {
 // normal user gets 403; and each metric the dashboards chart moves when
 // its thing happens.
 func TestOpsView(t *testing.T) {
+	t.Parallel()
 	const appToken, apiToken = "app-token-for-the-e2e-test", "api-token-for-the-e2e-test"
 	e := startStack(t, stackOptions{env: map[string]string{"APP_API_TOKEN": appToken, "DAPR_API_TOKEN": apiToken}})
 	ctx := t.Context()

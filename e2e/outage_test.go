@@ -80,6 +80,7 @@ func (p *dbProxy) restore() {
 // answers 503 with Retry-After (never another 5xx), readiness goes false,
 // nothing is half-written, and everything recovers by itself.
 func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
 	var proxy *dbProxy
 	e := startStack(t, stackOptions{dbURL: func(raw string) string {
 		u, err := url.Parse(raw)

@@ -14,6 +14,7 @@ import (
 // failpoint makes the relay exit there), restarts it, and expects the
 // event on the topic.
 func TestEventSurvivesCrashBetweenCommitAndPublish(t *testing.T) {
+	t.Parallel()
 	e := startStack(t, stackOptions{})
 	ctx := t.Context()
 	alice := e.as(t, "alice-"+uuid.NewString())

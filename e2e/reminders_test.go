@@ -127,6 +127,8 @@ func (e *env) agree(t testing.TB, c *client, ids ...uuid.UUID) {
 // the reminder fires within a second of its time, once, and the task's
 // reminder_status follows; the overdue notice fires at the due time.
 func TestReminderFiresOnTime(t *testing.T) {
+	// Not parallel: it holds the reminder to a second of its time, which it
+	// measures on a stack that other tests are not loading meanwhile.
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	due := time.Now().Add(4 * time.Second).UTC().Truncate(time.Millisecond)
@@ -166,6 +168,7 @@ func TestReminderFiresOnTime(t *testing.T) {
 // TestReminderFollowsTheTask: moving the due date reschedules, completing
 // cancels (nothing fires), snoozing re-fires, a past reminder is refused.
 func TestReminderFollowsTheTask(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	far := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
@@ -226,6 +229,7 @@ func TestReminderFollowsTheTask(t *testing.T) {
 // TestDuplicateReminderDeliveryPublishesOnce redelivers a fired reminder
 // straight to the actors app, as a sidecar retrying would.
 func TestDuplicateReminderDeliveryPublishesOnce(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	tk := alice.must(201, "POST", "/api/v1/tasks", map[string]any{"title": "once",
@@ -249,6 +253,7 @@ func TestDuplicateReminderDeliveryPublishesOnce(t *testing.T) {
 // TestRecurringInstancesInheritReminders: each instance of a series gets
 // the series' reminder offset relative to its own due date, and it fires.
 func TestRecurringInstancesInheritReminders(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	due := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
@@ -267,6 +272,7 @@ func TestRecurringInstancesInheritReminders(t *testing.T) {
 // before a reminder is due and starts them after: it fires once, late, and
 // says how late.
 func TestReminderFiresLateAfterAnOutage(t *testing.T) {
+	t.Parallel()
 	e := startStack(t, stackOptions{})
 	ctx := t.Context()
 	alice := e.as(t, "alice-"+uuid.NewString())

@@ -18,6 +18,7 @@ import (
 // way, and checks every task's events on the topic: all there, in version
 // order, each version once or more (at least once), no gaps.
 func TestEventOrderWithTwoActorReplicas(t *testing.T) {
+	t.Parallel()
 	e := startStack(t, stackOptions{replicas: map[string]int{"actors": 2}})
 	alice := e.as(t, "alice-"+uuid.NewString())
 	const tasks, updates = 24, 6

@@ -75,6 +75,7 @@ func (c *client) waitOperation(id uuid.UUID) operation {
 // TestSecondlySeries: a SECONDLY series with COUNT=3 yields three
 // instances, at the right occurrences, each published as task.created.
 func TestSecondlySeries(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	due := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second)
@@ -125,6 +126,8 @@ func TestSecondlySeries(t *testing.T) {
 // reminder again straight to the actors app, as a sidecar retrying a
 // delivery would.
 func TestDuplicateReminderDeliveryCreatesNothingTwice(t *testing.T) {
+	// Not parallel: it counts the actors app's series ticks, which another
+	// test's series on the shared stack would add to.
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	due := time.Now().Add(time.Second).UTC().Truncate(time.Second)
@@ -179,6 +182,7 @@ func TestDuplicateReminderDeliveryCreatesNothingTwice(t *testing.T) {
 // TestSeriesWideDelete stops a series: completed instances stay, open
 // ones go, and the operation reports what it did.
 func TestSeriesWideDelete(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice, bob := e.as(t, "alice-"+uuid.NewString()), e.as(t, "bob-"+uuid.NewString())
 	due := time.Now().Add(time.Second).UTC().Truncate(time.Second)
@@ -217,6 +221,7 @@ func TestSeriesWideDelete(t *testing.T) {
 // TestFromCompletionSeries: the next instance is due one interval after
 // the previous one was completed.
 func TestFromCompletionSeries(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	s := alice.must(201, "POST", "/api/v1/tasks", map[string]any{
@@ -236,6 +241,7 @@ func TestFromCompletionSeries(t *testing.T) {
 
 // TestSeriesValidation: rules are checked and problems name the rule.
 func TestSeriesValidation(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	due := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
@@ -275,6 +281,7 @@ func TestSeriesValidation(t *testing.T) {
 // series-wide update (a failpoint exits after two instances), restarts
 // it, and expects the workflow to finish with every instance changed once.
 func TestSeriesWorkflowSurvivesACrash(t *testing.T) {
+	t.Parallel()
 	e := startStack(t, stackOptions{})
 	ctx := t.Context()
 	alice := e.as(t, "alice-"+uuid.NewString())

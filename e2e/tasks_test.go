@@ -38,6 +38,7 @@ func ids(ts []task.Task) []uuid.UUID {
 // TestTaskLifecycle drives the API through a task's whole life and reads
 // the matching events back from the Kafka topic.
 func TestTaskLifecycle(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice, bob := e.as(t, "alice-"+uuid.NewString()), e.as(t, "bob-"+uuid.NewString())
 	due := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
@@ -171,6 +172,7 @@ func metricValue(t testing.TB, url, series string) float64 {
 
 // TestHealthEndpoints checks every app's liveness and readiness.
 func TestHealthEndpoints(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	for _, app := range []string{"api", "actors", "notifier", "auditor"} {
 		for _, path := range []string{"/health/live", "/health/ready"} {

@@ -139,6 +139,7 @@ func services(spans []otlpSpan) []string {
 // through the API, the actor and its outbox relay, the broker and both
 // subscribers, each span the child of the hop before.
 func TestTraceAcrossTheStack(t *testing.T) {
+	t.Parallel()
 	rcv := newOTLPReceiver(t)
 	otel := map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.URL,

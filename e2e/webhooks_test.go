@@ -58,6 +58,7 @@ func (r *hookReceiver) requests() []hookRequest {
 // retried with backoff and ends disabled, its last status visible in the
 // list.
 func TestWebhooksOnTheStack(t *testing.T) {
+	t.Parallel()
 	e := sharedEnv(t)
 	alice := e.as(t, "alice-"+uuid.NewString())
 	good := newHookReceiver(t, http.StatusNoContent)
