@@ -43,7 +43,7 @@ const (
 	DaprVersion         = "1.18.0"
 	// DaprBuild names the build of tools/dapr that `make dapr` makes (the
 	// Makefile's DAPR_BUILD).
-	DaprBuild = DaprVersion + "-b4"
+	DaprBuild = DaprVersion + "-b5"
 )
 
 // Options configures Start. Only Root is required.
