@@ -193,11 +193,17 @@ func (r *Runner) TerminateOperation(ctx context.Context, id uuid.UUID, by string
 	return nil
 }
 
-var retry = &workflow.RetryPolicy{
-	MaxAttempts:          defaultActivityRetry,
-	InitialRetryInterval: 250 * time.Millisecond,
-	BackoffCoefficient:   2,
-	MaxRetryInterval:     10 * time.Second,
+// retry is a new policy for each activity call: durabletask's
+// RetryPolicy.Validate fills in the fields left zero in the policy it is
+// given, so workflows running at once must not share one (the e2e tests'
+// race detector caught a package-level policy being written that way).
+func retry() *workflow.RetryPolicy {
+	return &workflow.RetryPolicy{
+		MaxAttempts:          defaultActivityRetry,
+		InitialRetryInterval: 250 * time.Millisecond,
+		BackoffCoefficient:   2,
+		MaxRetryInterval:     10 * time.Second,
+	}
 }
 
 type instanceInput struct {
@@ -214,15 +220,15 @@ func (r *Runner) seriesWorkflow(ctx *workflow.WorkflowContext) (any, error) {
 	fail := func(stage string, err error) (any, error) {
 		msg := fmt.Sprintf("%s: %v", stage, err)
 		_ = ctx.CallActivity(activityFinish, workflow.WithActivityInput(finishInput{Op: op.ID, Failure: msg}),
-			workflow.WithActivityRetryPolicy(retry)).Await(nil)
+			workflow.WithActivityRetryPolicy(retry())).Await(nil)
 		return nil, errors.New(msg)
 	}
 	// The series first: instances it creates from now on carry the change.
-	if err := ctx.CallActivity(activityApplySeries, workflow.WithActivityInput(op), workflow.WithActivityRetryPolicy(retry)).Await(nil); err != nil {
+	if err := ctx.CallActivity(activityApplySeries, workflow.WithActivityInput(op), workflow.WithActivityRetryPolicy(retry())).Await(nil); err != nil {
 		return fail("series", err)
 	}
 	var open []uuid.UUID
-	if err := ctx.CallActivity(activityListOpen, workflow.WithActivityInput(op), workflow.WithActivityRetryPolicy(retry)).Await(&open); err != nil {
+	if err := ctx.CallActivity(activityListOpen, workflow.WithActivityInput(op), workflow.WithActivityRetryPolicy(retry())).Await(&open); err != nil {
 		return fail("list instances", err)
 	}
 	ctx.SetCustomStatus(fmt.Sprintf("applying to %d instances", len(open)))
@@ -231,7 +237,7 @@ func (r *Runner) seriesWorkflow(ctx *workflow.WorkflowContext) (any, error) {
 		tasks := make([]workflow.Task, len(batch))
 		for i, id := range batch {
 			tasks[i] = ctx.CallActivity(activityApplyToOne, workflow.WithActivityInput(instanceInput{Op: op, Instance: id}),
-				workflow.WithActivityRetryPolicy(retry))
+				workflow.WithActivityRetryPolicy(retry()))
 		}
 		for _, t := range tasks {
 			if err := t.Await(nil); err != nil {
@@ -240,7 +246,7 @@ func (r *Runner) seriesWorkflow(ctx *workflow.WorkflowContext) (any, error) {
 		}
 	}
 	if err := ctx.CallActivity(activityFinish, workflow.WithActivityInput(finishInput{Op: op.ID}),
-		workflow.WithActivityRetryPolicy(retry)).Await(nil); err != nil {
+		workflow.WithActivityRetryPolicy(retry())).Await(nil); err != nil {
 		return nil, err
 	}
 	return len(open), nil
