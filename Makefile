@@ -34,7 +34,7 @@ VETFLAGS ?= -race
 BUILD_ENV := GOGC=400
 CMDS := actors api notifier auditor taskflow devkafka loadgen
 
-.PHONY: help run build dapr test test-go test-unit test-k8s lint bench fuzz chaos clean chromium
+.PHONY: help run build dapr test test-unit test-k8s lint bench fuzz chaos clean chromium
 
 help: ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,19 +68,22 @@ $(DAPR_CACHE)/daprd $(DAPR_CACHE)/placement $(DAPR_CACHE)/scheduler &:
 # compiles every dependency as the race-enabled tests will) and Chromium's
 # install go first, in parallel, then `go test`; the Kubernetes checks, which
 # nothing waits for, run beside all of it at the lowest priority, on the
-# CPU the others leave idle.
+# CPU the others leave idle. Their output follows go test's, and make test
+# waits for them whatever happens.
 test: ## Everything CI runs: unit, integration, end-to-end and browser tests with -race.
 	@echo "in parallel: the Dapr runtime, Chromium and lint, then go test; the Kubernetes checks beside them at low priority"
-	@$(MAKE) --no-print-directory -j4 --output-sync=line test-go test-k8s K8SCHECK_NICE="nice -n 19"
-
-test-go: dapr chromium lint
-	TASKFLOW_FULL_TESTS=1 $(GO) test $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...
+	@mkdir -p .run; log=.run/test-k8s.log; \
+	nice -n 19 $(MAKE) --no-print-directory test-k8s >$$log 2>&1 & k8s=$$!; \
+	$(MAKE) --no-print-directory -j3 --output-sync=target dapr chromium lint && \
+	  TASKFLOW_FULL_TESTS=1 $(GO) test $(GOFLAGS_TEST) -timeout $(TEST_TIMEOUT) ./...; rc=$$?; \
+	wait $$k8s; k8src=$$?; echo "--- make test-k8s (exit $$k8src):"; cat $$log; \
+	[ $$rc -eq 0 ] && [ $$k8src -eq 0 ]
 
 # tools/k8scheck is a module of its own (kustomize, k8s.io/*, compose-go stay
 # out of the apps' go.mod): it renders the k8s/ overlays and checks them
 # strictly, and checks docker-compose.yml and the dashboards. No cluster needed.
 test-k8s: ## The Kubernetes, Compose and monitoring checks (tools/k8scheck), no cluster needed.
-	cd tools/k8scheck && $(K8SCHECK_NICE) env $(BUILD_ENV) $(GO) vet $(VETFLAGS) ./... && $(K8SCHECK_NICE) $(GO) test $(GOFLAGS_TEST) ./...
+	cd tools/k8scheck && $(BUILD_ENV) $(GO) vet $(VETFLAGS) ./... && $(GO) test $(GOFLAGS_TEST) ./...
 
 chromium: ## Debian's Chromium for the browser tests (installed once per machine).
 	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)"; \
