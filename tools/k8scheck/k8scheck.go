@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -29,10 +30,12 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
+	"k8s.io/kube-openapi/pkg/validation/validate"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -52,8 +55,16 @@ func (o Object) String() string {
 	return fmt.Sprintf("%s: %s %s/%s", o.Source, o.GVK.Kind, o.Namespace, o.Name)
 }
 
+// renderMu serialises kustomize runs: kyaml's openapi package parses its
+// built-in schema into package state on first use without a lock, which
+// the race detector caught when two overlays rendered at once.
+var renderMu sync.Mutex
+
 // Render builds the kustomization in dir as `kubectl apply -k dir` would.
+// Safe for concurrent use.
 func Render(dir string) ([]Object, error) {
+	renderMu.Lock()
+	defer renderMu.Unlock()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
@@ -129,7 +140,7 @@ type Validator struct {
 type crdVersion struct {
 	file       string
 	structural *structuralschema.Structural
-	validator  validation.SchemaValidator
+	validator  *validate.SchemaValidator
 }
 
 // NewValidator knows Kubernetes' built-in kinds TaskFlow uses and the CRDs in
@@ -186,10 +197,13 @@ func (v *Validator) addCRD(file string) error {
 		if errs := structuralschema.ValidateStructural(nil, s); len(errs) > 0 {
 			return fmt.Errorf("%s: %s: not a structural schema: %w", file, ver.Name, errs.ToAggregate())
 		}
-		sv, _, err := validation.NewSchemaValidator(&internal)
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", file, ver.Name, err)
-		}
+		// The OpenAPI validation the API server runs on a custom resource,
+		// formats as it strips them. (Not through apiextensions'
+		// validation package, which compiles CEL into this module for
+		// x-kubernetes-validations rules that none of these CRDs has.)
+		openapi := s.ToKubeOpenAPI()
+		stripUnsupportedFormats(openapi)
+		sv := validate.NewSchemaValidator(openapi, nil, "", strfmt.Default)
 		gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: ver.Name, Kind: crd.Spec.Names.Kind}
 		v.crds[gvk] = crdVersion{file: filepath.Base(file), structural: s, validator: sv}
 	}
@@ -217,8 +231,8 @@ func (c crdVersion) validate(o Object) error {
 		return fmt.Errorf("%s: %w", o, err)
 	}
 	var errs []error
-	for _, e := range validation.ValidateCustomResource(nil, obj, c.validator) {
-		errs = append(errs, e)
+	if res := c.validator.Validate(obj); !res.IsValid() {
+		errs = append(errs, res.Errors...)
 	}
 	// What the API server would prune: fields the schema does not know.
 	unknown := pruning.PruneWithOptions(obj, c.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
@@ -230,6 +244,64 @@ func (c crdVersion) validate(o Object) error {
 		return fmt.Errorf("%s (schema %s): %w", o, c.file, err)
 	}
 	return nil
+}
+
+// stripUnsupportedFormats clears the formats the API server does not check,
+// as apiextensions-apiserver's StripUnsupportedFormatsPostProcessor does
+// (Kubernetes 1.34's list): an unknown format is any value to the server.
+func stripUnsupportedFormats(s *spec.Schema) {
+	if s == nil {
+		return
+	}
+	if s.Format != "" {
+		typ := ""
+		if len(s.Type) == 1 {
+			typ = s.Type[0]
+		}
+		switch typ {
+		case "", "string":
+			if !supportedStringFormats[strings.ReplaceAll(s.Format, "-", "")] {
+				s.Format = ""
+			}
+		case "integer":
+			if s.Format != "int32" && s.Format != "int64" {
+				s.Format = ""
+			}
+		case "number":
+			if s.Format != "float" && s.Format != "double" {
+				s.Format = ""
+			}
+		default:
+			s.Format = ""
+		}
+	}
+	for k, p := range s.Properties {
+		stripUnsupportedFormats(&p)
+		s.Properties[k] = p
+	}
+	if s.Items != nil {
+		stripUnsupportedFormats(s.Items.Schema)
+		for i := range s.Items.Schemas {
+			stripUnsupportedFormats(&s.Items.Schemas[i])
+		}
+	}
+	if s.AdditionalProperties != nil {
+		stripUnsupportedFormats(s.AdditionalProperties.Schema)
+	}
+	for _, list := range [][]spec.Schema{s.AllOf, s.AnyOf, s.OneOf} {
+		for i := range list {
+			stripUnsupportedFormats(&list[i])
+		}
+	}
+	stripUnsupportedFormats(s.Not)
+}
+
+var supportedStringFormats = map[string]bool{
+	"bsonobjectid": true, "uri": true, "email": true, "hostname": true, "ipv4": true, "ipv6": true,
+	"cidr": true, "mac": true, "uuid": true, "uuid3": true, "uuid4": true, "uuid5": true, "isbn": true,
+	"isbn10": true, "isbn13": true, "creditcard": true, "ssn": true, "hexcolor": true, "rgbcolor": true,
+	"byte": true, "password": true, "date": true, "duration": true, "datetime": true,
+	"k8sshortname": true, "k8slongname": true,
 }
 
 // strictUnmarshal decodes JSON into v, refusing unknown and duplicate fields
