@@ -120,6 +120,7 @@ export class TaskList {
   private async fetch(cursor: string | undefined): Promise<void> {
     const abort = new AbortController();
     this.loading = abort;
+    let failed = false;
     try {
       const page = await api.listTasks({ ...this.params(), cursor }, abort.signal);
       for (const t of page.items) {
@@ -135,16 +136,31 @@ export class TaskList {
       }
       this.cursor = page.next_cursor;
     } catch (err) {
-      if ((err as Error).name !== "AbortError") throw err;
+      if ((err as Error).name !== "AbortError") {
+        failed = true;
+        throw err;
+      }
     } finally {
-      if (this.loading === abort) this.loading = null;
+      const current = this.loading === abort;
+      if (current) this.loading = null;
       this.list.removeAttribute("aria-busy");
       this.empty.hidden = this.order.length > 0;
       this.sentinel.hidden = !this.cursor;
       this.onLoaded();
+      // A page that failed is asked for again a little later, if the
+      // sentinel is still in view then.
+      if (current && failed) setTimeout(() => this.rearm(), 2000);
+      else if (current) this.rearm();
     }
-    // A short first page may leave the sentinel in view: keep loading.
-    if (this.cursor && this.sentinel.getBoundingClientRect().top < window.innerHeight + 400) await this.more();
+  }
+
+  // rearm has the observer report the sentinel afresh. An observer reports
+  // changes only: when a page arrives while the sentinel stays in view (a
+  // short page, or a person holding the list at its end), nothing would
+  // ask for the next one.
+  private rearm(): void {
+    this.observer.unobserve(this.sentinel);
+    if (this.cursor) this.observer.observe(this.sentinel);
   }
 
   get(id: string): Task | undefined {
