@@ -146,7 +146,7 @@ type crdVersion struct {
 // NewValidator knows Kubernetes' built-in kinds TaskFlow uses and the CRDs in
 // crdDir (Dapr's Component, Configuration and Subscription among them: their
 // CRD schemas rather than github.com/dapr/dapr's Go types, whose package
-// pulls in client-go and doubles this module's cold compile).
+// compiles client-go into this module).
 func NewValidator(crdDir string) (*Validator, error) {
 	v := &Validator{scheme: runtime.NewScheme(), crds: map[schema.GroupVersionKind]crdVersion{}}
 	for _, add := range []func(*runtime.Scheme) error{
