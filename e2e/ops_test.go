@@ -90,8 +90,20 @@ func TestOpsView(t *testing.T) {
 		ops.must(200, "GET", "/api/v1/ops/apps", nil).decode(t, &apps)
 		up := 0
 		for _, a := range apps.Apps {
-			// Subscriptions load once the app is healthy: wait for them.
-			if a.Up > 0 && (a.AppID == "api" || a.AppID == "actors" || len(a.Instances[0].Sidecar.Subscriptions) > 0) {
+			// Subscriptions load once the app is healthy, and the actors
+			// app registers its types over its stream once it is connected:
+			// wait for them.
+			sc := a.Instances[0].Sidecar
+			var ready bool
+			switch a.AppID {
+			case "api":
+				ready = true
+			case "actors":
+				ready = len(sc.Actors) > 0
+			default:
+				ready = len(sc.Subscriptions) > 0
+			}
+			if a.Up > 0 && ready {
 				up++
 			}
 		}
