@@ -149,8 +149,10 @@ export class TaskList {
       this.onLoaded();
       // A page that failed is asked for again a little later, if the
       // sentinel is still in view then.
-      if (current && failed) setTimeout(() => this.rearm(), 2000);
-      else if (current) this.rearm();
+      if (current) {
+        if (failed) setTimeout(() => this.rearm(), 2000);
+        else this.rearm();
+      }
     }
   }
 
