@@ -276,7 +276,9 @@ func TestReminderFiresLateAfterAnOutage(t *testing.T) {
 	e := startStack(t, stackOptions{})
 	ctx := t.Context()
 	alice := e.as(t, "alice-"+uuid.NewString())
-	at := time.Now().Add(3 * time.Second).UTC().Truncate(time.Millisecond)
+	// Far enough ahead that the create is in before it (a loaded machine's
+	// first create on a new stack took over 3 s once).
+	at := time.Now().Add(8 * time.Second).UTC().Truncate(time.Millisecond)
 	tk := alice.must(201, "POST", "/api/v1/tasks", map[string]any{"title": "while down",
 		"reminders": []map[string]any{{"at": at.Format(time.RFC3339Nano)}}}).task(t)
 	if err := e.stack.StopApp(ctx, "actors", true); err != nil {
