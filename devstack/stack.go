@@ -16,6 +16,7 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -214,8 +215,9 @@ func (in *instance) sidecarName() string { return in.name() + "-daprd" }
 // and scheduler (if any app uses them), then in run-file order, instance by
 // instance, each app's daprd and, once the sidecar's /v1.0/healthz/outbound
 // answers 204, the app. It returns when every instance's /health/ready
-// answers 200 and then its daprd's /v1.0/healthz answers 204 (fully
-// connected). ctx bounds startup only: stop the stack with Close. On failure
+// answers 200, then its daprd's /v1.0/healthz answers 204 (fully
+// connected) and the daprd of an app that subscribes lists its
+// subscriptions. ctx bounds startup only: stop the stack with Close. On failure
 // everything started is stopped and the error names the process and quotes
 // the tail of its log.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
@@ -604,7 +606,72 @@ func (s *Stack) waitApp(ctx context.Context, in *instance) error {
 			return err
 		}
 	}
-	return s.waitHTTP(ctx, sidecar, in.daprURL()+"/v1.0/healthz", http.StatusNoContent)
+	if err := s.waitHTTP(ctx, sidecar, in.daprURL()+"/v1.0/healthz", http.StatusNoContent); err != nil {
+		return err
+	}
+	return s.waitSubscribed(ctx, in)
+}
+
+// waitSubscribed waits, for an HTTP app that subscribes to topics, until its
+// daprd lists as many subscriptions as the app asks for. daprd subscribes
+// only once its app health probe passed, which can come a probe interval
+// (5 s) after /v1.0/healthz: a subscriber reading from the newest offset
+// would miss what was published in between.
+func (s *Stack) waitSubscribed(ctx context.Context, in *instance) error {
+	s.mu.Lock()
+	app, sidecar := in.app, in.sidecar
+	s.mu.Unlock()
+	if app == nil || in.ports.App == 0 || !strings.HasPrefix(in.cfg.AppProtocol, "http") {
+		return nil // the gRPC app channel's topics come over gRPC; ours subscribe over HTTP
+	}
+	var want []json.RawMessage
+	err := s.getJSON(ctx, in.appURL()+"/dapr/subscribe", s.tokenFor(in.cfg.AppID, "APP_API_TOKEN", true), &want)
+	if err != nil && !errors.Is(err, errNoRoute) {
+		return fmt.Errorf("%s: its subscriptions: %w", in.name(), err)
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	return s.waitReady(ctx, sidecar, "subscriptions", func(ctx context.Context) error {
+		var md struct {
+			Subscriptions []json.RawMessage `json:"subscriptions"`
+		}
+		if err := s.getJSON(ctx, in.daprURL()+"/v1.0/metadata", s.tokenFor(in.cfg.AppID, "DAPR_API_TOKEN", false), &md); err != nil {
+			return err
+		}
+		if len(md.Subscriptions) < len(want) {
+			return fmt.Errorf("%d of %d subscriptions in place", len(md.Subscriptions), len(want))
+		}
+		return nil
+	})
+}
+
+// errNoRoute is a 404: an app without GET /dapr/subscribe subscribes to nothing.
+var errNoRoute = errors.New("no such route")
+
+// getJSON GETs url (with Dapr's token header when token is set) and decodes
+// a 200 answer into v.
+func (s *Stack) getJSON(ctx context.Context, url, token string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("dapr-api-token", token)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return fmt.Errorf("GET %s: %w", url, errNoRoute)
+	default:
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
 }
 
 func (in *instance) daprURL() string {
@@ -806,16 +873,23 @@ func (s *Stack) Apps() []App {
 // SidecarToken is the DAPR_API_TOKEN appID's sidecar requires of its
 // callers ("" when none): the stack's env over the run file's over the
 // process's, as the sidecar got it.
-func (s *Stack) SidecarToken(appID string) string {
-	if v, ok := s.env["DAPR_API_TOKEN"]; ok {
+func (s *Stack) SidecarToken(appID string) string { return s.tokenFor(appID, "DAPR_API_TOKEN", false) }
+
+// tokenFor resolves the variable name (DAPR_API_TOKEN, APP_API_TOKEN) as
+// appID's sidecar got it, or its app when ofApp (Options.AppEnv on top).
+func (s *Stack) tokenFor(appID, name string, ofApp bool) string {
+	if v, ok := s.opts.AppEnv[appID][name]; ok && ofApp {
+		return v
+	}
+	if v, ok := s.env[name]; ok {
 		return v
 	}
 	if a, ok := s.runFile.App(appID); ok {
-		if v, ok := a.Env["DAPR_API_TOKEN"]; ok {
+		if v, ok := a.Env[name]; ok {
 			return v
 		}
 	}
-	return os.Getenv("DAPR_API_TOKEN")
+	return os.Getenv(name)
 }
 
 // KafkaBrokers returns the KAFKA_BROKERS the stack gave its processes: the
