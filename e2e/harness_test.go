@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -355,6 +356,30 @@ func (c *client) must(status int, method, path string, body any, headers ...stri
 		c.t.Fatalf("%s %s = %d, want %d: %s", method, path, r.status, status, r.body)
 	}
 	return r
+}
+
+// mustOnceAvailable is must for a request that may meet a 503 while the
+// stack recovers from an outage: it retries after the answer's Retry-After,
+// as a client is told to, for up to a minute. (Dapr 1.18's sidecars keep a
+// connection to a restarted sidecar's address in gRPC's reconnect backoff
+// for some seconds after it is back: README, Guarantees.)
+func (c *client) mustOnceAvailable(status int, method, path string, body any, headers ...string) reply {
+	c.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := c.do(method, path, body, headers...)
+		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			if r.status != status {
+				c.t.Fatalf("%s %s = %d, want %d: %s", method, path, r.status, status, r.body)
+			}
+			return r
+		}
+		wait, err := strconv.Atoi(r.header.Get("Retry-After"))
+		if err != nil || wait < 1 {
+			c.t.Fatalf("%s %s = 503 without a Retry-After in seconds (%q): %s", method, path, r.header.Get("Retry-After"), r.body)
+		}
+		time.Sleep(time.Duration(wait) * time.Second) // the server's backoff, not a wait for a condition
+	}
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -55,7 +55,7 @@ func (e *env) waitFirings(t testing.TB, id uuid.UUID, typ task.EventType, n int)
 // it returns, every reminder due before at that was going to fire has fired.
 func (e *env) barrier(t testing.TB, c *client, at time.Time) {
 	t.Helper()
-	b := c.must(201, "POST", "/api/v1/tasks", map[string]any{"title": "barrier",
+	b := c.mustOnceAvailable(201, "POST", "/api/v1/tasks", map[string]any{"title": "barrier",
 		"reminders": []map[string]any{{"at": at.Format(time.RFC3339Nano)}}, "fire_past_reminders": true}).task(t)
 	e.waitFirings(t, b.ID, task.EventReminderTriggered, 1)
 }
