@@ -80,7 +80,8 @@ type env struct {
 	events *topicWatcher
 	dbURL  string
 	// stateDir holds the stack's logs; they are kept when keepLogs is set
-	// (the test failed) or a process reported a race or a panic.
+	// (the test failed, or E2E_KEEP is set to look at a passing run) or a
+	// process reported a race or a panic.
 	stateDir string
 	keepLogs bool
 }
@@ -105,7 +106,7 @@ func startStack(t testing.TB, o stackOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		e.keepLogs = t.Failed()
+		e.keepLogs = t.Failed() || os.Getenv("E2E_KEEP") != ""
 		if err := cleanup(); err != nil {
 			t.Error(err)
 		} else if t.Failed() {
