@@ -62,11 +62,12 @@ func (b *bench) remindBare(ctx context.Context) error {
 	for i := range ids {
 		ids[i] = uuid.Must(uuid.NewV7()).String()
 	}
+	cpu0 := b.sampleCPU()
 	res := measure(ctx, b.o, func(ctx context.Context, i int64) error {
 		return conn.RegisterActorReminder(ctx, &dapr.RegisterActorReminderRequest{ActorType: actors.TaskActorType,
 			ActorID: ids[i%int64(len(ids))], Name: "bench", DueTime: "1h"})
 	})
-	fmt.Printf("   bare reminder registrations: %v (%d errors)\n", res, res.errors)
+	fmt.Printf("   bare reminder registrations: %v (%d errors)\n   %s\n", res, res.errors, perOp(cpu0, b.sampleCPU(), int(res.all)))
 	if res.ok == 0 {
 		return fmt.Errorf("%w: %v", errNoData, res.firstErr)
 	}
@@ -157,6 +158,7 @@ func (b *bench) checkStored(ctx context.Context, ids []uuid.UUID) (stored, audit
 func (b *bench) createWithReminder(ctx context.Context) error {
 	var ids acked
 	base := time.Now().Add(3 * time.Hour).UTC()
+	cpu0 := b.sampleCPU()
 	res := measure(ctx, b.o, func(ctx context.Context, i int64) error {
 		due := base.Add(time.Duration(i) * time.Second).Format(time.RFC3339)
 		id, err := b.post(ctx, i, map[string]any{"title": fmt.Sprintf("reminded %d", i), "due_date": due, "reminder_offset": "30 minutes"})
@@ -165,7 +167,7 @@ func (b *bench) createWithReminder(ctx context.Context) error {
 		}
 		return err
 	})
-	fmt.Printf("   creates with a reminder: %v (%d errors)\n", res, res.errors)
+	fmt.Printf("   creates with a reminder: %v (%d errors)\n   %s\n", res, res.errors, perOp(cpu0, b.sampleCPU(), int(res.all)))
 	if res.ok == 0 {
 		return fmt.Errorf("%w: %v", errNoData, res.firstErr)
 	}
