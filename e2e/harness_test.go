@@ -109,7 +109,7 @@ func startStack(t testing.TB, o stackOptions) *env {
 		e.keepLogs = t.Failed() || os.Getenv("E2E_KEEP") != ""
 		if err := cleanup(); err != nil {
 			t.Error(err)
-		} else if t.Failed() {
+		} else if e.keepLogs {
 			t.Logf("%s: logs kept in %s", t.Name(), e.stateDir)
 		}
 	})
@@ -257,8 +257,11 @@ func sharedEnv(t testing.TB) *env {
 
 func (s *sharedStack) close() {
 	if s.cleanup != nil {
+		s.e.keepLogs = os.Getenv("E2E_KEEP") != ""
 		if err := s.cleanup(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: shared stack:", err)
+		} else if s.e.keepLogs {
+			fmt.Fprintln(os.Stderr, "e2e: shared stack: logs kept in", s.e.stateDir)
 		}
 	}
 	if s.dbDrop != nil {
