@@ -28,26 +28,18 @@ func newSubscriberFixture(t *testing.T, subscribeRoute bool, listed func(call in
 	t.Helper()
 	f := &subscriberFixture{subscribeRoute: subscribeRoute}
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/dapr/subscribe" || !f.subscribeRoute {
+		if !f.subscribeRoute {
 			http.NotFound(w, r)
 			return
 		}
-		if r.Header.Get("dapr-api-token") != "app-token" {
-			f.badTokenCalls.Add(1)
-			http.Error(w, "only the Dapr sidecar may call this route", http.StatusUnauthorized)
+		if !f.serves(w, r, "/dapr/subscribe", "app-token") {
 			return
 		}
 		io.WriteString(w, `[{"pubsubname":"p","topic":"a","route":"/a"},{"pubsubname":"p","topic":"b","route":"/b"}]`)
 	}))
 	t.Cleanup(app.Close)
 	sidecar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1.0/metadata" {
-			http.NotFound(w, r)
-			return
-		}
-		if r.Header.Get("dapr-api-token") != "sidecar-token" {
-			f.badTokenCalls.Add(1)
-			http.Error(w, "invalid api token", http.StatusUnauthorized)
+		if !f.serves(w, r, "/v1.0/metadata", "sidecar-token") {
 			return
 		}
 		n := listed(f.metadataCalls.Add(1))
@@ -80,6 +72,21 @@ func newSubscriberFixture(t *testing.T, subscribeRoute bool, listed func(call in
 		sidecar: &process{name: "sub-daprd", logPath: "/dev/null", done: make(chan struct{})},
 	}
 	return f
+}
+
+// serves answers 404 off path and 401 without Dapr's token header set to
+// token, and reports whether the request is for the handler to answer.
+func (f *subscriberFixture) serves(w http.ResponseWriter, r *http.Request, path, token string) bool {
+	if r.URL.Path != path {
+		http.NotFound(w, r)
+		return false
+	}
+	if r.Header.Get("dapr-api-token") != token {
+		f.badTokenCalls.Add(1)
+		http.Error(w, "wrong token", http.StatusUnauthorized)
+		return false
+	}
+	return true
 }
 
 func port(t *testing.T, rawURL string) int {
