@@ -601,7 +601,8 @@ func (s *Stack) waitApp(ctx context.Context, in *instance) error {
 	s.mu.Lock()
 	app, sidecar := in.app, in.sidecar
 	s.mu.Unlock()
-	if app != nil && in.ports.App != 0 {
+	hasApp := app != nil && in.ports.App != 0
+	if hasApp {
 		if err := s.waitHTTP(ctx, app, in.appURL()+"/health/ready", http.StatusOK); err != nil {
 			return err
 		}
@@ -609,7 +610,10 @@ func (s *Stack) waitApp(ctx context.Context, in *instance) error {
 	if err := s.waitHTTP(ctx, sidecar, in.daprURL()+"/v1.0/healthz", http.StatusNoContent); err != nil {
 		return err
 	}
-	return s.waitSubscribed(ctx, in)
+	if !hasApp {
+		return nil
+	}
+	return s.waitSubscribed(ctx, in, sidecar)
 }
 
 // waitSubscribed waits, for an HTTP app that subscribes to topics, until its
@@ -617,11 +621,8 @@ func (s *Stack) waitApp(ctx context.Context, in *instance) error {
 // only once its app health probe passed, which can come a probe interval
 // (5 s) after /v1.0/healthz: a subscriber reading from the newest offset
 // would miss what was published in between.
-func (s *Stack) waitSubscribed(ctx context.Context, in *instance) error {
-	s.mu.Lock()
-	app, sidecar := in.app, in.sidecar
-	s.mu.Unlock()
-	if app == nil || in.ports.App == 0 || !strings.HasPrefix(in.cfg.AppProtocol, "http") {
+func (s *Stack) waitSubscribed(ctx context.Context, in *instance, sidecar *process) error {
+	if !strings.HasPrefix(in.cfg.AppProtocol, "http") {
 		return nil // the gRPC app channel's topics come over gRPC; ours subscribe over HTTP
 	}
 	var want []json.RawMessage
@@ -646,20 +647,24 @@ func (s *Stack) waitSubscribed(ctx context.Context, in *instance) error {
 	})
 }
 
-// errNoRoute is a 404: an app without GET /dapr/subscribe subscribes to nothing.
-var errNoRoute = errors.New("no such route")
-
-// getJSON GETs url (with Dapr's token header when token is set) and decodes
-// a 200 answer into v.
-func (s *Stack) getJSON(ctx context.Context, url, token string, v any) error {
+// get GETs url, with Dapr's token header when token is set.
+func (s *Stack) get(ctx context.Context, url, token string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if token != "" {
 		req.Header.Set("dapr-api-token", token)
 	}
-	resp, err := s.http.Do(req)
+	return s.http.Do(req)
+}
+
+// errNoRoute is a 404: an app without GET /dapr/subscribe subscribes to nothing.
+var errNoRoute = errors.New("no such route")
+
+// getJSON GETs url as get does and decodes a 200 answer into v.
+func (s *Stack) getJSON(ctx context.Context, url, token string, v any) error {
+	resp, err := s.get(ctx, url, token)
 	if err != nil {
 		return err
 	}
@@ -783,11 +788,7 @@ func healthzURL(port int) string {
 // waitHTTP polls url until it answers with status.
 func (s *Stack) waitHTTP(ctx context.Context, p *process, url string, status int) error {
 	return s.waitReady(ctx, p, url, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := s.http.Do(req)
+		resp, err := s.get(ctx, url, "")
 		if err != nil {
 			return err
 		}

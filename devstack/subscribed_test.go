@@ -68,7 +68,6 @@ func newSubscriberFixture(t *testing.T, subscribeRoute bool, listed func(call in
 	f.in = &instance{
 		cfg:     AppConfig{AppID: "sub", AppProtocol: "http"},
 		ports:   sidecarPorts{App: port(t, app.URL), HTTP: port(t, sidecar.URL)},
-		app:     &process{name: "sub", done: make(chan struct{})},
 		sidecar: &process{name: "sub-daprd", logPath: "/dev/null", done: make(chan struct{})},
 	}
 	return f
@@ -106,7 +105,7 @@ func TestWaitSubscribedWaitsForTheSidecarToListTheAppsSubscriptions(t *testing.T
 	// The sidecar lists none, then one, then both (its app health probe
 	// passed and it subscribed).
 	f := newSubscriberFixture(t, true, func(call int32) int { return min(int(call)-1, 2) })
-	if err := f.stack.waitSubscribed(t.Context(), f.in); err != nil {
+	if err := f.stack.waitSubscribed(t.Context(), f.in, f.in.sidecar); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.metadataCalls.Load(); n != 3 {
@@ -120,7 +119,7 @@ func TestWaitSubscribedWaitsForTheSidecarToListTheAppsSubscriptions(t *testing.T
 func TestWaitSubscribedFailsWhenTheSubscriptionsNeverCome(t *testing.T) {
 	f := newSubscriberFixture(t, true, func(int32) int { return 1 })
 	f.stack.opts.ReadyTimeout = 500 * time.Millisecond
-	err := f.stack.waitSubscribed(t.Context(), f.in)
+	err := f.stack.waitSubscribed(t.Context(), f.in, f.in.sidecar)
 	if err == nil || !strings.Contains(err.Error(), "subscriptions not ready") || !strings.Contains(err.Error(), "1 of 2 subscriptions in place") {
 		t.Fatalf("err = %v, want subscriptions not ready, 1 of 2 in place", err)
 	}
@@ -128,7 +127,7 @@ func TestWaitSubscribedFailsWhenTheSubscriptionsNeverCome(t *testing.T) {
 
 func TestWaitSubscribedSkipsAnAppThatSubscribesToNothing(t *testing.T) {
 	f := newSubscriberFixture(t, false, func(int32) int { return 0 })
-	if err := f.stack.waitSubscribed(t.Context(), f.in); err != nil {
+	if err := f.stack.waitSubscribed(t.Context(), f.in, f.in.sidecar); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.metadataCalls.Load(); n != 0 {
@@ -137,7 +136,7 @@ func TestWaitSubscribedSkipsAnAppThatSubscribesToNothing(t *testing.T) {
 	// A gRPC app is not asked at all.
 	f.subscribeRoute = true
 	f.in.cfg.AppProtocol = "grpc"
-	if err := f.stack.waitSubscribed(t.Context(), f.in); err != nil {
+	if err := f.stack.waitSubscribed(t.Context(), f.in, f.in.sidecar); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.metadataCalls.Load(); n != 0 {
